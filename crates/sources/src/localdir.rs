@@ -1,0 +1,1 @@
+//! TODO: module zips from a local directory
