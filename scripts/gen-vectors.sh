@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerates the module zip and dirhash test vectors from Go's own implementation.
+#
+# Builds the oracle (tools/oracle, golang.org/x/mod vendored from the Go toolchain) and asks it to
+# rewrite the want.* lines of every vector under crates/formats/tests/data/{zip,dirhash}; tree
+# vectors with zip= and zip vectors also get their Go-made zip rewritten next to them, and
+# fold_classes.txt is Go's Unicode case-folding table. Inputs (the sections and key=value lines)
+# are written by hand; never edit want.* lines by hand.
+#
+# Usage: scripts/gen-vectors.sh [vector.txtar...]   (default: all vectors)
+# Needs a Go toolchain: $GO, the project's .tools/go, or go on PATH (see tools/oracle/build.sh).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="$repo/crates/formats/tests/data"
+oracle="$("$repo/tools/oracle/build.sh")"
+
+if [[ $# -gt 0 ]]; then
+  vectors=("$@")
+else
+  vectors=("$data"/zip/*.txtar "$data"/dirhash/*.txtar)
+fi
+
+"$oracle" vector "${vectors[@]}"
+"$oracle" foldclasses >"$data/zip/fold_classes.txt"
+echo "regenerated ${#vectors[@]} vectors and fold_classes.txt under $data" >&2
