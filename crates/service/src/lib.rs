@@ -1,1 +1,17 @@
-//! HTTP service.
+//! The modferry HTTP service: a GOPROXY server (`go help goproxy`) over a store, with a
+//! caching relay to upstream sources.
+//!
+//! - [`routes`] parses requests and shapes responses;
+//! - [`mirror`] holds the rules that join the store and the upstream (validate, store, serve);
+//! - [`error`] is the one place where failures become status codes;
+//! - [`flight`] deduplicates concurrent upstream fetches.
+
+pub mod error;
+pub mod flight;
+pub mod http;
+pub mod mirror;
+pub mod routes;
+
+pub use error::ApiError;
+pub use mirror::{Mirror, MirrorConfig};
+pub use routes::router;
