@@ -4,8 +4,10 @@
 # Builds the oracle (tools/oracle, golang.org/x/mod vendored from the Go toolchain) and asks it to
 # rewrite the want.* lines of every vector under crates/formats/tests/data/{zip,dirhash}; tree
 # vectors with zip= and zip vectors also get their Go-made zip rewritten next to them, and
-# fold_classes.txt is Go's Unicode case-folding table. Inputs (the sections and key=value lines)
-# are written by hand; never edit want.* lines by hand.
+# fold_classes.txt is Go's Unicode case-folding table; note/*.json and tlog/*.json are the
+# checksum database vectors (keys, signed notes, hashes, proofs, tiles; see
+# tools/oracle/sumdb.go). Inputs (the sections and key=value lines) are written by hand; never
+# edit want.* lines or the JSON files by hand.
 #
 # Usage: scripts/gen-vectors.sh [vector.txtar...]   (default: all vectors)
 # Needs a Go toolchain: $GO, the project's .tools/go, or go on PATH (see tools/oracle/build.sh).
@@ -23,4 +25,9 @@ fi
 
 "$oracle" vector "${vectors[@]}"
 "$oracle" foldclasses >"$data/zip/fold_classes.txt"
-echo "regenerated ${#vectors[@]} vectors and fold_classes.txt under $data" >&2
+# Checksum database formats (x/mod sumdb/note, sumdb/tlog): JSON files whose inputs are built by
+# the oracle itself (tools/oracle/sumdb.go), so they are always rewritten whole.
+mkdir -p "$data/note" "$data/tlog"
+"$oracle" notevectors "$data/note"
+"$oracle" tlogvectors "$data/tlog"
+echo "regenerated ${#vectors[@]} vectors, fold_classes.txt, note/*.json and tlog/*.json under $data" >&2

@@ -45,7 +45,7 @@ cp -R "$src" "$here/vendor/golang.org/x/mod"
 {
   echo "# golang.org/x/mod $xmodver"
   echo "## explicit; go $gover"
-  for pkg in internal/lazyregexp modfile module semver sumdb/dirhash zip; do
+  for pkg in internal/lazyregexp modfile module semver sumdb/dirhash sumdb/note sumdb/tlog zip; do
     echo "golang.org/x/mod/$pkg"
   done
 } >"$here/vendor/modules.txt"

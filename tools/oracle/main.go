@@ -14,6 +14,8 @@
 //	oracle checkdir <dir>                              zip.CheckDir, as JSON (paths relative to dir)
 //	oracle foldclasses                                 Unicode case-fold classes (strings.EqualFold), one per line
 //	oracle vector <case.txtar>...                      rewrite the want.* lines of vector files
+//	oracle notevectors <dir>                           sumdb/note vectors as JSON (see sumdb.go)
+//	oracle tlogvectors <dir>                           sumdb/tlog vectors as JSON (see sumdb.go)
 //
 // A vector file is a txtar archive. Its comment (the text before the first "-- name --" line)
 // holds key=value lines written by hand (inputs) and want.* lines written by this program
@@ -88,6 +90,12 @@ func main() {
 		err = printJSON(toReport(cf, cerr, args[0]))
 	case "foldclasses":
 		err = foldClasses()
+	case "notevectors":
+		need(args, 1)
+		err = noteVectors(args[0])
+	case "tlogvectors":
+		need(args, 1)
+		err = tlogVectors(args[0])
 	case "vector":
 		if len(args) == 0 {
 			usage()

@@ -10,6 +10,8 @@ pub mod gowork;
 pub mod modfile;
 pub mod module;
 pub mod modzip;
+pub mod note;
 pub mod proxy;
 pub mod pseudo;
 pub mod semver;
+pub mod tlog;
