@@ -9,8 +9,8 @@
 //! - [`ZipSink`]: where zip downloads are streamed, resettable so a chain can restart one.
 //! - `localdir`: modules from a local directory.
 //!
-//! The `direct` (version control) source is not here yet; [`ChainSource::from_proxy_list`] takes
-//! it from the caller.
+//! - [`git`]: modules built from git repositories (the go command's `direct`), [`GitSource`];
+//!   [`ChainSource::from_proxy_list`] takes it as its `direct` entry.
 
 mod chain;
 mod error;
@@ -19,10 +19,14 @@ mod proxy;
 mod proxy_url;
 mod source;
 
+pub mod git;
 pub mod localdir;
 
 pub use chain::ChainSource;
 pub use error::{ConfigError, SourceError};
+pub use git::{
+    GitConfig, GitRoute, GitRouter, GitSource, GitStats, RouteError, StaticRouter, StaticRule,
+};
 pub use list::{ProxyEntry, parse_proxy_list};
 pub use proxy::{HttpConfig, MAX_GO_MOD_SIZE, MAX_INFO_SIZE, MAX_LIST_SIZE, ProxySource};
 pub use source::{DisabledSource, DynSource, GOPROXY_OFF_REASON, Source, ZipSink};
