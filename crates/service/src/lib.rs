@@ -6,12 +6,14 @@
 //! - [`error`] is the one place where failures become status codes;
 //! - [`flight`] deduplicates concurrent upstream fetches.
 
+pub mod checks;
 pub mod error;
 pub mod flight;
 pub mod http;
 pub mod mirror;
 pub mod routes;
 
+pub use checks::{ModuleCheck, SumdbRegistry, SumdbService};
 pub use error::ApiError;
-pub use mirror::{Mirror, MirrorConfig};
+pub use mirror::{Mirror, MirrorConfig, MirrorExtras};
 pub use routes::router;

@@ -25,6 +25,7 @@ use modferry_formats::{dirhash, modfile, module, modzip, pseudo, semver};
 use modferry_sources::{DynSource, SourceError};
 use modferry_store::{DynStore, Key, Payload, PutMode, layout};
 
+use crate::checks::{ModuleCheck, SumdbRegistry};
 use crate::error::ApiError;
 use crate::flight::{KeyedLocks, SingleFlight};
 
@@ -52,6 +53,15 @@ impl Default for MirrorConfig {
     }
 }
 
+/// Optional parts of a mirror: checks run before storing, and the checksum databases served.
+#[derive(Default, Clone)]
+pub struct MirrorExtras {
+    /// Run in order on every module version before its `.mod` and `.zip` are stored.
+    pub checks: Vec<Arc<dyn ModuleCheck>>,
+    /// The databases answered under `/sumdb/<name>/`.
+    pub sumdbs: SumdbRegistry,
+}
+
 /// Result of a fetch shared between single-flight waiters.
 type Shared = Result<(), ApiError>;
 
@@ -65,6 +75,7 @@ pub struct Mirror {
     store: DynStore,
     source: Option<DynSource>,
     cfg: MirrorConfig,
+    extras: MirrorExtras,
     flights: SingleFlight<Shared>,
     list_locks: KeyedLocks,
     negative: std::sync::Mutex<std::collections::HashMap<String, (Instant, ApiError)>>,
@@ -73,14 +84,30 @@ pub struct Mirror {
 impl Mirror {
     /// A mirror over `store`. `source` is `None` when the upstream is `off`.
     pub fn new(store: DynStore, source: Option<DynSource>, cfg: MirrorConfig) -> Arc<Self> {
+        Self::with_extras(store, source, cfg, MirrorExtras::default())
+    }
+
+    /// A mirror with checks and checksum databases.
+    pub fn with_extras(
+        store: DynStore,
+        source: Option<DynSource>,
+        cfg: MirrorConfig,
+        extras: MirrorExtras,
+    ) -> Arc<Self> {
         Arc::new(Mirror {
             store,
             source,
             cfg,
+            extras,
             flights: SingleFlight::default(),
             list_locks: KeyedLocks::default(),
             negative: Default::default(),
         })
+    }
+
+    /// The checksum databases served under `/sumdb/<name>/`.
+    pub fn sumdbs(&self) -> &SumdbRegistry {
+        &self.extras.sumdbs
     }
 
     /// The store this mirror serves.
@@ -424,6 +451,10 @@ impl Mirror {
                     .await
                     .map_err(|e| ApiError::from_source(&what, &e))?;
                 validate_go_mod(&m, &v, &gomod)?;
+                let mod_h1 = dirhash::hash_go_mod(&gomod);
+                for check in &this.extras.checks {
+                    check.check_go_mod(&m, &v, &mod_h1).await?;
+                }
                 this.put_immutable(&mod_key, Payload::Bytes(gomod)).await?;
                 this.put_immutable(&info_key, Payload::Bytes(info)).await?;
                 this.refresh_stored_list(&m).await?;
@@ -535,6 +566,9 @@ impl Mirror {
             _ => {}
         }
 
+        for check in &self.extras.checks {
+            check.check_zip(m, v, &summary.h1).await?;
+        }
         self.put_immutable(zip_key, Payload::File(tmp_path.to_path_buf()))
             .await?;
         let hash_key = Self::key(layout::ziphash(m, v))?;

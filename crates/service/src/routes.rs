@@ -129,10 +129,29 @@ async fn handle(mirror: &Arc<Mirror>, req: Request) -> Result<Response, ApiError
             let key = key(layout::zip(&module, &version))?;
             serve_file(mirror, headers, &key, "application/zip", true).await
         }
-        Endpoint::SumdbSupported { .. } | Endpoint::Sumdb { .. } => Err(ApiError::not_found(
-            "this mirror does not serve checksum databases (yet); clients use GOSUMDB directly",
-        )),
+        Endpoint::SumdbSupported { name } => {
+            // cmd/go/internal/modfetch/sumdb.go: a 200 here makes go use this proxy for `name`.
+            sumdb_for(mirror, &name)?;
+            Ok(small(
+                headers,
+                "text/plain; charset=utf-8",
+                SHORT,
+                Bytes::new(),
+            ))
+        }
+        Endpoint::Sumdb { name, path } => sumdb_for(mirror, &name)?.handle(&path).await,
     }
+}
+
+fn sumdb_for<'a>(
+    mirror: &'a Arc<Mirror>,
+    name: &str,
+) -> Result<&'a Arc<dyn crate::checks::SumdbService>, ApiError> {
+    mirror.sumdbs().get(name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "this mirror does not serve the checksum database {name}; go will contact it directly"
+        ))
+    })
 }
 
 fn key(k: Result<Key, modferry_store::StoreError>) -> Result<Key, ApiError> {
