@@ -26,6 +26,21 @@ pub enum SourceError {
         /// was not printable UTF-8).
         reason: String,
     },
+    /// A module source that builds modules itself (git, the go command's `direct`) found that
+    /// the module or version does not exist or breaks the module rules: an unknown revision, a
+    /// version that is invalid for this module path, a go.mod whose path does not match. Go
+    /// reports these as "not found"/"invalid version" errors wrapping `fs.ErrNotExist`, and a
+    /// proxy answers them with 404. The reason never names a local path or credentials.
+    #[error("{}", module_message(.module, .version, .reason))]
+    Module {
+        /// The module path.
+        module: String,
+        /// The version or query asked for; empty for the version list.
+        version: String,
+        /// What is wrong, in the go command's words (e.g. `invalid version: unknown revision
+        /// v1.2.3`).
+        reason: String,
+    },
     /// Lookups are switched off (`GOPROXY=off`, or the mirror runs offline).
     #[error("{reason}")]
     Disabled {
@@ -140,7 +155,9 @@ impl SourceError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            SourceError::NotFound { .. } | SourceError::Disabled { .. }
+            SourceError::NotFound { .. }
+                | SourceError::Disabled { .. }
+                | SourceError::Module { .. }
         )
     }
 
@@ -211,6 +228,14 @@ pub enum ConfigError {
         /// The underlying error, as text.
         reason: String,
     },
+}
+
+fn module_message(module: &str, version: &str, reason: &str) -> String {
+    if version.is_empty() {
+        format!("{module}: {reason}")
+    } else {
+        format!("{module}@{version}: {reason}")
+    }
 }
 
 fn status_text(status: u16) -> String {

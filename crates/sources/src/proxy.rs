@@ -394,7 +394,7 @@ async fn check_status(
 }
 
 /// The first line of a `text/plain` error body (UTF-8 or ASCII), when printable; else empty.
-async fn error_reason(mut resp: reqwest::Response) -> String {
+pub(crate) async fn error_reason(mut resp: reqwest::Response) -> String {
     let is_text = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -540,7 +540,7 @@ fn send_error(e: &reqwest::Error, redacted: &str, connect_timeout: Duration) -> 
 
 /// An error and its sources as one line, skipping a source whose text repeats the previous one.
 /// URLs inside reqwest's messages are redacted.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = String::new();
     let mut last = String::new();
     let mut cur = Some(e);

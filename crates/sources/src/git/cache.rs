@@ -321,6 +321,7 @@ mod tests {
         let route = GitRoute {
             root: "example.com/r".into(),
             url: "https://example.com/r".into(),
+            subdir: String::new(),
             ca_file: Some(PathBuf::from("/etc/ca.pem")),
             insecure: true,
         };

@@ -71,12 +71,15 @@ pub(crate) struct CodeRepo<'a> {
 }
 
 impl<'a> CodeRepo<'a> {
-    /// The module `path` in the repository whose root has module path `code_root`; `url` is
-    /// the (redacted) repository URL for `Origin` (Go's `newCodeRepo` with no go-import subdir).
+    /// The module `path` in the repository whose root has module path `code_root`, with that
+    /// root's tree in directory `subdir` of the repository (a go-import meta tag's subdir; empty
+    /// for the repository root); `url` is the (redacted) repository URL for `Origin` (Go's
+    /// `newCodeRepo`).
     pub(crate) fn new(
         code: &'a GitRepo,
         url: &str,
         code_root: &str,
+        subdir: &str,
         path: &str,
     ) -> Result<Self, GitError> {
         if !has_path_prefix(path, code_root) {
@@ -99,6 +102,14 @@ impl<'a> CodeRepo<'a> {
                 )));
             }
             code_dir = path_prefix[code_root.len()..].trim_matches('/').to_owned();
+        }
+        // Go joins in this order (the module's directory below the root, then the meta
+        // tag's subdir), even though the subdir names where the root's tree is.
+        if !subdir.is_empty() {
+            code_dir = clean_join(&code_dir, subdir).ok_or_else(|| GitError::InvalidPath {
+                path: path.to_owned(),
+                reason: format!("repository subdirectory {subdir:?} leaves the repository"),
+            })?;
         }
         Ok(CodeRepo {
             code,
@@ -861,6 +872,22 @@ pub(crate) fn has_path_prefix(s: &str, prefix: &str) -> bool {
 }
 
 /// Go's `path.Join` for the relative, clean paths used here.
+/// `dir/rest` with empty and `.` elements dropped and `..` applied, as Go's `filepath.Join`
+/// cleans it; `None` when a `..` would leave the repository.
+pub(crate) fn clean_join(dir: &str, rest: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for elem in dir.split('/').chain(rest.split('/')) {
+        match elem {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            e => out.push(e),
+        }
+    }
+    Some(out.join("/"))
+}
+
 fn path_join(a: &str, b: &str) -> String {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_owned(),
@@ -901,6 +928,21 @@ mod tests {
         ("example.com/a", "example.com/a/b", false),
         ("example.com/a/b", "example.com/", true),
     ];
+
+    #[test]
+    fn clean_join_cleans_like_filepath_join_and_refuses_escapes() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("", "sub", Some("sub")),
+            ("a", "b/c", Some("a/b/c")),
+            ("a", "./b//c/", Some("a/b/c")),
+            ("a", "../b", Some("b")),
+            ("", "../b", None),
+            ("", "", Some("")),
+        ];
+        for &(dir, rest, want) in cases {
+            assert_eq!(clean_join(dir, rest).as_deref(), want, "{dir} + {rest}");
+        }
+    }
 
     #[test]
     fn has_path_prefix_matches_whole_elements() {

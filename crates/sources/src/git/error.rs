@@ -4,7 +4,8 @@
 //! revision, a missing go.mod, a repository with no commits; `codehost.UnknownRevisionError`,
 //! `notExistError` in `coderepo.go`) are [`GitError::NotFound`]; a version the module rules
 //! reject is [`GitError::Invalid`]. A proxy answers both with 404, as proxy.golang.org does, so
-//! they become [`SourceError::NotFound`]. Failures of git itself (network, credentials, a
+//! they become [`SourceError::Module`], whose text names the module and version but not the
+//! repository URL (a `file://` path or credentials must not reach clients). Failures of git itself (network, credentials, a
 //! timeout) are upstream failures.
 
 use crate::error::SourceError;
@@ -100,16 +101,16 @@ impl GitError {
         }
     }
 
-    /// The [`SourceError`] a caller sees; `url` is the redacted repository URL.
-    pub(crate) fn into_source_error(self, url: &str) -> SourceError {
+    /// The [`SourceError`] a caller sees for `module@version` (`version` empty for the list);
+    /// `url` is the redacted repository URL, named only in transport errors. Module-rule
+    /// errors become [`SourceError::Module`] and never name the URL.
+    pub(crate) fn into_source_error(self, url: &str, module: &str, version: &str) -> SourceError {
         match self {
-            GitError::NotFound { message } | GitError::Invalid { message } => {
-                SourceError::NotFound {
-                    url: url.to_owned(),
-                    status: 404,
-                    reason: message,
-                }
-            }
+            GitError::NotFound { message } | GitError::Invalid { message } => SourceError::Module {
+                module: module.to_owned(),
+                version: version.to_owned(),
+                reason: strip_subject(&message, module, version).to_owned(),
+            },
             GitError::InvalidPath { path, reason } => SourceError::InvalidPath { path, reason },
             GitError::Command(RunError::Timeout { after, .. }) => SourceError::Timeout {
                 url: url.to_owned(),
@@ -131,6 +132,57 @@ impl GitError {
                 url: url.to_owned(),
                 source: std::io::Error::new(source.kind(), format!("{what}: {source}")),
             },
+        }
+    }
+}
+
+/// `message` without a leading `module@version: `, `module: ` or `module module: ` (Go's
+/// messages name their subject; [`SourceError::Module`] names it itself).
+fn strip_subject<'a>(message: &'a str, module: &str, version: &str) -> &'a str {
+    let with_version = format!("{module}@{version}: ");
+    let bare = format!("{module}: ");
+    let worded = format!("module {module}: ");
+    for prefix in [with_version, bare, worded] {
+        if let Some(rest) = message.strip_prefix(prefix.as_str())
+            && !rest.is_empty()
+        {
+            return rest;
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_errors_name_module_and_version_once_and_no_url() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "example.com/m@v1.2.3: invalid version: unknown revision v1.2.3",
+                "v1.2.3",
+                "example.com/m@v1.2.3: invalid version: unknown revision v1.2.3",
+            ),
+            (
+                "module example.com/m: no commits",
+                "latest",
+                "example.com/m@latest: no commits",
+            ),
+            (
+                "unknown revision main",
+                "main",
+                "example.com/m@main: unknown revision main",
+            ),
+        ];
+        for &(message, version, want) in cases {
+            let e = GitError::not_found(message).into_source_error(
+                "file:///secret/repo.git",
+                "example.com/m",
+                version,
+            );
+            assert!(e.is_not_found());
+            assert_eq!(e.to_string(), want);
         }
     }
 }

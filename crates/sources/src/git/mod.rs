@@ -11,7 +11,9 @@
 //!
 //! - [`GitSource`] (`source.rs`) implements [`Source`](crate::Source) for every module a
 //!   [`GitRouter`] can place in a repository; [`StaticRouter`] (`route.rs`) is the `--vcs
-//!   PREFIX=URL` rule list.
+//!   PREFIX=URL` rule list; `discovery.rs` places other modules like the go command does
+//!   ([`KnownHostRouter`], [`DiscoveryRouter`] for `?go-get=1`), and [`ChainRouter`] asks
+//!   them in order.
 //! - `cache.rs` keeps one bare mirror per repository URL under [`GitConfig::cache_dir`] and
 //!   refreshes it with `git fetch` (single-flight, at most once per [`GitConfig::refresh_ttl`]
 //!   for questions whose answer can change).
@@ -46,6 +48,7 @@ mod archive;
 mod cache;
 mod coderepo;
 mod command;
+mod discovery;
 mod error;
 mod info;
 mod repo;
@@ -55,6 +58,10 @@ mod source;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use discovery::{
+    ChainRouter, DiscoveryConfig, DiscoveryRouter, DiscoveryRule, KnownHostRouter, KnownRoot,
+    MetaImport, known_host_root, match_go_import, parse_meta_go_imports,
+};
 pub use route::{RouteError, StaticRouter, StaticRule};
 pub use source::{GitSource, GitStats};
 
@@ -70,14 +77,19 @@ pub struct GitRoute {
     /// The git URL: `https://`, `http://`, `ssh://`, `git://`, `file://`, or scp-like
     /// `user@host:path`.
     pub url: String,
+    /// The directory in the repository that holds the module tree of `root` (the optional
+    /// fourth field of a go 1.25+ `go-import` meta tag); empty for the repository root. Module
+    /// directories and tag prefixes are relative to it.
+    pub subdir: String,
     /// A PEM file of certificate authorities to trust for this repository (`http.sslCAInfo`).
     pub ca_file: Option<PathBuf>,
     /// Skip TLS verification (`http.sslVerify=false`); logged as a warning on every fetch.
     pub insecure: bool,
 }
 
-/// Maps module paths to repositories. [`StaticRouter`] implements the configured rules; other
-/// implementations (go-get discovery, known hosting sites) can be chained in front of it.
+/// Maps module paths to repositories. [`StaticRouter`] implements the configured rules,
+/// [`KnownHostRouter`] the hosting sites the go command knows, [`DiscoveryRouter`] `?go-get=1`
+/// discovery; [`ChainRouter`] asks them in that order.
 #[async_trait::async_trait]
 pub trait GitRouter: Send + Sync {
     /// The repository holding `module`, or `None` when this router does not know it.

@@ -162,6 +162,7 @@ impl StaticRule {
             GitRoute {
                 root: elems[..pattern.len()].join("/"),
                 url,
+                subdir: String::new(),
                 ca_file: self.ca_file.clone(),
                 insecure: self.insecure,
             },

@@ -121,16 +121,29 @@ impl GitSource {
         }
     }
 
-    async fn locate(&self, module: &str) -> Result<Located, SourceError> {
+    async fn locate(&self, module: &str, version: &str) -> Result<Located, SourceError> {
         module::check_path(module).map_err(|e| SourceError::InvalidPath {
             path: module.to_owned(),
             reason: e.to_string(),
         })?;
-        let Some(route) = self.inner.router.route(module).await? else {
-            return Err(SourceError::NotFound {
-                url: module.to_owned(),
-                status: 404,
-                reason: format!("no git repository is configured for module {module}"),
+        let routed = self.inner.router.route(module).await.map_err(|e| match e {
+            SourceError::Module {
+                module,
+                version: v,
+                reason,
+            } if v.is_empty() => SourceError::Module {
+                module,
+                version: version.to_owned(),
+                reason,
+            },
+            other => other,
+        })?;
+        let Some(route) = routed else {
+            return Err(SourceError::Module {
+                module: module.to_owned(),
+                version: version.to_owned(),
+                reason: "no git repository is known for this module path (add a --vcs rule)"
+                    .to_owned(),
             });
         };
         let url = crate::proxy_url::redact(&route.url);
@@ -141,20 +154,17 @@ impl GitSource {
             });
         }
         if module::check_path(&route.root).is_err() || !has_path_prefix(module, &route.root) {
-            return Err(SourceError::NotFound {
-                url,
-                status: 404,
-                reason: format!(
-                    "module {module}: repository rooted at {} cannot contain it",
-                    route.root
-                ),
+            return Err(SourceError::Module {
+                module: module.to_owned(),
+                version: version.to_owned(),
+                reason: format!("repository rooted at {} cannot contain it", route.root),
             });
         }
         let mirror = self.inner.mirrors.get(&route.url);
         mirror
             .open(&self.inner.git, &route)
             .await
-            .map_err(|e| e.into_source_error(&url))?;
+            .map_err(|e| e.into_source_error(&url, module, version))?;
         Ok(Located { route, mirror, url })
     }
 
@@ -201,7 +211,7 @@ impl GitSource {
         want: &Want,
     ) -> Result<Got, GitError> {
         let repo = self.repo(loc);
-        let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, module)?;
+        let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, &loc.route.subdir, module)?;
         let info = cr.stat(version).await?;
         let info_bytes = || info_json(&info.version, info.time, &info.origin);
         if matches!(want, Want::Info) {
@@ -285,7 +295,7 @@ impl GitSource {
         want: Want,
     ) -> Result<(Located, Got), SourceError> {
         check_query(module, version)?;
-        let loc = self.locate(module).await?;
+        let loc = self.locate(module, version).await?;
         let freshness = if version != "latest"
             && (module::canonical_version(version).as_deref() == Some(version)
                 || (version.len() >= MIN_HASH_DIGITS && is_hex(version)))
@@ -296,7 +306,7 @@ impl GitSource {
         };
         match self.answer(&loc, module, version, &want, freshness).await {
             Ok(got) => Ok((loc, got)),
-            Err(e) => Err(e.into_source_error(&loc.url)),
+            Err(e) => Err(e.into_source_error(&loc.url, module, version)),
         }
     }
 }
@@ -353,15 +363,15 @@ impl Source for GitSource {
     }
 
     async fn list(&self, module: &str) -> Result<String, SourceError> {
-        let loc = self.locate(module).await?;
+        let loc = self.locate(module, "").await?;
         let result = async {
             self.refresh(&loc).await?;
             let repo = self.repo(&loc);
-            let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, module)?;
+            let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, &loc.route.subdir, module)?;
             cr.versions("").await
         }
         .await;
-        let versions = result.map_err(|e| e.into_source_error(&loc.url))?;
+        let versions = result.map_err(|e| e.into_source_error(&loc.url, module, ""))?;
         let mut body = String::new();
         for v in versions {
             body.push_str(&v);
@@ -371,11 +381,11 @@ impl Source for GitSource {
     }
 
     async fn latest(&self, module: &str) -> Result<Bytes, SourceError> {
-        let loc = self.locate(module).await?;
+        let loc = self.locate(module, "latest").await?;
         let result = async {
             self.refresh(&loc).await?;
             let repo = self.repo(&loc);
-            let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, module)?;
+            let cr = CodeRepo::new(&repo, &loc.url, &loc.route.root, &loc.route.subdir, module)?;
             let info = cr.latest().await.map_err(|e| {
                 // "no commits" names nothing; Go's module errors already name the module.
                 if e.to_string().starts_with(module) {
@@ -389,7 +399,7 @@ impl Source for GitSource {
         .await;
         result
             .map(Bytes::from)
-            .map_err(|e| e.into_source_error(&loc.url))
+            .map_err(|e| e.into_source_error(&loc.url, module, "latest"))
     }
 
     async fn info(&self, module: &str, version: &str) -> Result<Bytes, SourceError> {
