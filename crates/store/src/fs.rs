@@ -25,8 +25,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::key::check_prefix;
 use crate::{
@@ -502,31 +500,31 @@ impl Store for FsStore {
         key: &Key,
         range: Option<Range<u64>>,
     ) -> Result<Option<GetResult>, StoreError> {
-        let path = self.inner.path_of(key)?;
-        let err = |op, e| self.inner.err(op, key, &path, e);
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(err("open", e)),
-        };
-        // Metadata from the open handle describes exactly the bytes we will stream, even if
-        // the name is replaced meanwhile.
-        let md = file
-            .metadata()
-            .await
-            .map_err(|e| err("read metadata of", e))?;
-        if !md.is_file() {
+        // Open and stat in one trip to the blocking pool. Metadata from the open handle
+        // describes exactly the bytes we will stream, even if the name is replaced meanwhile.
+        let k = key.clone();
+        let opened = self
+            .blocking(key, move |inner| {
+                let path = inner.path_of(&k)?;
+                let file = match File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if is_missing(&e) => return Ok(None),
+                    Err(e) => return Err(inner.err("open", &k, &path, e)),
+                };
+                let md = file
+                    .metadata()
+                    .map_err(|e| inner.err("read metadata of", &k, &path, e))?;
+                if !md.is_file() {
+                    return Ok(None);
+                }
+                Ok(Some((file, meta_of(&md), path)))
+            })
+            .await?;
+        let Some((file, meta, path)) = opened else {
             return Ok(None);
-        }
-        let meta = meta_of(&md);
+        };
         let range = resolve_range(key, range, meta.size)?;
-        if range.start > 0 {
-            file.seek(SeekFrom::Start(range.start))
-                .await
-                .map_err(|e| err("seek in", e))?;
-        }
-        let reader = file.take(range.end - range.start);
-        let body = ReaderStream::with_capacity(reader, READ_CHUNK).boxed();
+        let body = positional_stream(Arc::new(file), range.clone(), key.clone(), path).boxed();
         Ok(Some(GetResult { meta, range, body }))
     }
 
@@ -632,6 +630,54 @@ fn is_tmp(key: &str) -> bool {
 
 /// Errors that mean "no such object": the file or one of its parents is missing, or a parent is
 /// a file.
+/// Streams `range` of `file` in chunks of at most [`READ_CHUNK`] bytes. Each chunk is one
+/// positional read (`pread`) on the blocking pool straight into a fresh buffer that is handed
+/// to the HTTP layer as is: one copy, no shared cursor, memory bounded by one chunk per reader.
+fn positional_stream(
+    file: Arc<File>,
+    range: Range<u64>,
+    key: Key,
+    path: PathBuf,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures::stream::try_unfold(range.start, move |pos| {
+        let file = Arc::clone(&file);
+        let (end, key, path) = (range.end, key.clone(), path.clone());
+        async move {
+            if pos >= end {
+                return Ok(None);
+            }
+            let len = (end - pos).min(READ_CHUNK as u64) as usize;
+            let chunk = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                let mut filled = 0;
+                while filled < len {
+                    match file.read_at(&mut buf[filled..], pos + filled as u64) {
+                        Ok(0) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!(
+                                    "{} ({key}) ended at byte {} while streaming it",
+                                    path.display(),
+                                    pos + filled as u64
+                                ),
+                            ));
+                        }
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(buf)
+            })
+            .await
+            .map_err(io::Error::other)??;
+            let next = pos + chunk.len() as u64;
+            Ok(Some((Bytes::from(chunk), next)))
+        }
+    })
+}
+
 fn is_missing(e: &io::Error) -> bool {
     matches!(
         e.kind(),

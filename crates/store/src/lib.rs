@@ -1,5 +1,6 @@
-//! Storage for modferry: one [`Store`] trait, a filesystem backend ([`FsStore`]), the key
-//! [`layout`], and the shared conformance suite ([`testing::suite`]) every backend must pass.
+//! Storage for modferry: one [`Store`] trait, a filesystem backend ([`FsStore`]), an S3 backend
+//! ([`S3Store`]), store URLs ([`StoreUrl`], [`open_store`]), the key [`layout`], and the shared
+//! conformance suite ([`testing::suite`]) every backend must pass.
 //!
 //! # The trait
 //!
@@ -22,8 +23,9 @@
 //!                                  command never looks here
 //!     meta/<kind>/<key>            metadata about <key> (TTL records, negative-cache entries),
 //!                                  see layout::meta
-//!     tmp/                         FsStore only, never a key: temp files before they are renamed
-//!                                  into place (same filesystem as the data)
+//!     tmp/                         never a key: temp files before they are renamed into place
+//!                                  (FsStore, same filesystem as the data); S3Store: large
+//!                                  create-only uploads before their conditional copy
 //!       <session>.lock             held locked by the FsStore instance that owns <session>/
 //!       <session>/                 that instance's temp files; Store::staging_dir
 //! ```
@@ -38,7 +40,9 @@ mod fs;
 mod goformats;
 mod key;
 pub mod layout;
+mod s3;
 pub mod testing;
+mod url;
 
 use std::ops::Range;
 use std::path::Path;
@@ -53,6 +57,8 @@ pub use error::StoreError;
 pub use fs::FsStore;
 pub use key::Key;
 pub use layout::FileKind;
+pub use s3::{DEFAULT_PART_SIZE, DEFAULT_REGION, S3Config, S3Store};
+pub use url::{StoreUrl, StoreUrlError, open_store};
 
 /// What the store knows about one object.
 #[derive(Clone, Debug, PartialEq, Eq)]
