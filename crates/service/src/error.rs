@@ -68,6 +68,9 @@ impl ApiError {
                 gone: *status == 410,
                 reason: format!("{what}: not found upstream: {err}"),
             },
+            // Built from version control: the reason is already the go command's one-line
+            // "module@version: invalid version: ..." (proxy.golang.org answers "not found: ...").
+            SourceError::Module { .. } => ApiError::not_found(format!("not found: {err}")),
             SourceError::Disabled { reason } => {
                 ApiError::not_found(format!("{what}: not in the mirror and {reason}"))
             }

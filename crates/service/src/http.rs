@@ -83,6 +83,13 @@ pub fn parse_range(header: &str, size: u64) -> Result<Option<Range<u64>>, ApiErr
     Ok(Some(range))
 }
 
+/// A strong ETag derived from content (for small bodies held in memory).
+pub fn content_etag(body: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&d[..12]))
+}
+
 /// Whether an `If-None-Match` header value matches `etag` (weak comparison, RFC 9110 §13.1.2).
 pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();

@@ -10,8 +10,10 @@ pub mod checks;
 pub mod error;
 pub mod flight;
 pub mod http;
+pub mod lease;
 pub mod mirror;
 pub mod routes;
+pub mod sumdb;
 
 pub use checks::{ModuleCheck, SumdbRegistry, SumdbService};
 pub use error::ApiError;

@@ -16,18 +16,27 @@
 //!   under `.modferry/` with a TTL, and served stale when the upstream fails.
 //! - Concurrent misses of the same file cause one upstream fetch ([`SingleFlight`]).
 //! - Offline (or with no upstream), list and latest are computed from stored versions.
+//! - Replicas sharing one store: with [`MirrorConfig::lease_ttl`] set, a fetch from the
+//!   upstream runs under a lease stored in the store ([`crate::lease`]), so concurrent misses on
+//!   several replicas cause one upstream fetch; the others wait for the stored object.
+//! - A create-only write that finds the object already there (another replica was first)
+//!   verifies it: `.info`/`.mod` byte for byte, the zip by its h1 (`.ziphash`, or recomputed).
+//!   Content that differs is an alarm (an `error` log line with `alarm=true` and the
+//!   [`Mirror::immutable_conflicts`] counter); the existing object wins and is served.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use modferry_formats::{dirhash, modfile, module, modzip, pseudo, semver};
 use modferry_sources::{DynSource, SourceError};
-use modferry_store::{DynStore, Key, Payload, PutMode, layout};
+use modferry_store::{DynStore, FileKind, Key, Payload, PutMode, PutOutcome, layout};
 
 use crate::checks::{ModuleCheck, SumdbRegistry};
 use crate::error::ApiError;
 use crate::flight::{KeyedLocks, SingleFlight};
+use crate::lease::{Acquired, Leases};
 
 /// The largest `.info`, `@latest` or `@v/list` body we read from the store into memory.
 const SMALL_FILE_LIMIT: u64 = 16 << 20;
@@ -41,6 +50,11 @@ pub struct MirrorConfig {
     pub list_ttl: Duration,
     /// How long an upstream "not found" is remembered (in memory) before asking again.
     pub negative_ttl: Duration,
+    /// Bytes of `.info`/`.mod` files (immutable) kept in memory; 0 disables the cache.
+    pub small_cache_bytes: usize,
+    /// Coordinate upstream fetches with other replicas through leases in the store, each
+    /// valid this long; `None` (the default) when this process is the store's only writer.
+    pub lease_ttl: Option<Duration>,
 }
 
 impl Default for MirrorConfig {
@@ -49,6 +63,8 @@ impl Default for MirrorConfig {
             offline: false,
             list_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(60),
+            small_cache_bytes: 32 << 20,
+            lease_ttl: None,
         }
     }
 }
@@ -60,6 +76,18 @@ pub struct MirrorExtras {
     pub checks: Vec<Arc<dyn ModuleCheck>>,
     /// The databases answered under `/sumdb/<name>/`.
     pub sumdbs: SumdbRegistry,
+    /// What `GET /.well-known/modferry` says about this mirror (for `modferry doctor`).
+    pub description: MirrorDescription,
+}
+
+/// The parts of the mirror's self-description the serving command knows (the offline flag
+/// and the checksum databases come from the mirror itself).
+#[derive(Debug, Default, Clone)]
+pub struct MirrorDescription {
+    /// The modferry version serving.
+    pub version: String,
+    /// Module path patterns (GOPRIVATE syntax) the mirror treats as private.
+    pub private: Vec<String>,
 }
 
 /// Result of a fetch shared between single-flight waiters.
@@ -79,6 +107,18 @@ pub struct Mirror {
     flights: SingleFlight<Shared>,
     list_locks: KeyedLocks,
     negative: std::sync::Mutex<std::collections::HashMap<String, (Instant, ApiError)>>,
+    small_cache: std::sync::Mutex<SmallCache>,
+    leases: Option<Leases>,
+    conflicts: AtomicU64,
+}
+
+/// `.info` and `.mod` of canonical versions never change once stored, so hot ones are kept in
+/// memory (with their ETag), up to a byte budget; the oldest entries go first.
+#[derive(Default)]
+struct SmallCache {
+    map: std::collections::HashMap<String, (Bytes, Arc<str>)>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
 }
 
 impl Mirror {
@@ -94,7 +134,12 @@ impl Mirror {
         cfg: MirrorConfig,
         extras: MirrorExtras,
     ) -> Arc<Self> {
+        let leases = cfg
+            .lease_ttl
+            .map(|ttl| Leases::new(Arc::clone(&store), ttl));
         Arc::new(Mirror {
+            leases,
+            conflicts: AtomicU64::new(0),
             store,
             source,
             cfg,
@@ -102,6 +147,7 @@ impl Mirror {
             flights: SingleFlight::default(),
             list_locks: KeyedLocks::default(),
             negative: Default::default(),
+            small_cache: Default::default(),
         })
     }
 
@@ -110,9 +156,24 @@ impl Mirror {
         &self.extras.sumdbs
     }
 
+    /// What the serving command says about this mirror.
+    pub fn description(&self) -> &MirrorDescription {
+        &self.extras.description
+    }
+
+    /// Whether the mirror answers only from its store.
+    pub fn is_offline(&self) -> bool {
+        self.cfg.offline || self.source.is_none()
+    }
+
     /// The store this mirror serves.
     pub fn store(&self) -> &DynStore {
         &self.store
+    }
+
+    /// How many create-only writes found a different object already stored (since start).
+    pub fn immutable_conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     /// The upstream, unless offline or off.
@@ -175,6 +236,70 @@ impl Mirror {
     }
 
     // ---- versions -------------------------------------------------------------------------
+
+    /// The bytes and ETag of a stored `.info` or `.mod` of a canonical version, fetching both
+    /// from the upstream when missing. Served from memory when hot.
+    pub async fn small_file(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        kind: FileKind,
+    ) -> Result<(Bytes, Arc<str>), ApiError> {
+        let key = Self::key(layout::version_file(module, version, kind))?;
+        if let Some(hit) = self.cache_get(key.as_str()) {
+            return Ok(hit);
+        }
+        let body = match self.read_small(&key).await? {
+            Some(b) => b,
+            None => {
+                self.ensure_info_mod(module, version).await?;
+                self.read_small(&key).await?.ok_or_else(|| {
+                    ApiError::Store(format!(
+                        "{key} vanished from the store after it was written"
+                    ))
+                })?
+            }
+        };
+        let etag: Arc<str> = crate::http::content_etag(&body).into();
+        self.cache_put(key.as_str(), &body, &etag);
+        Ok((body, etag))
+    }
+
+    async fn read_small(&self, key: &Key) -> Result<Option<Bytes>, ApiError> {
+        self.store
+            .get_bytes(key, modzip::MAX_GO_MOD)
+            .await
+            .map_err(|e| ApiError::from_store(&e))
+    }
+
+    fn cache_get(&self, key: &str) -> Option<(Bytes, Arc<str>)> {
+        let cache = self.small_cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.map.get(key).cloned()
+    }
+
+    fn cache_put(&self, key: &str, body: &Bytes, etag: &Arc<str>) {
+        let budget = self.cfg.small_cache_bytes;
+        if body.len() > budget / 16 {
+            return;
+        }
+        let mut cache = self.small_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.map.contains_key(key) {
+            return;
+        }
+        while cache.bytes + body.len() > budget {
+            let Some(old) = cache.order.pop_front() else {
+                break;
+            };
+            if let Some((b, _)) = cache.map.remove(&old) {
+                cache.bytes -= b.len();
+            }
+        }
+        cache.bytes += body.len();
+        cache.order.push_back(key.to_string());
+        cache
+            .map
+            .insert(key.to_string(), (body.clone(), Arc::clone(etag)));
+    }
 
     /// Canonical versions stored for `module` (those with an `.info`), sorted.
     pub async fn stored_versions(&self, module: &str) -> Result<Vec<String>, ApiError> {
@@ -440,32 +565,48 @@ impl Mirror {
                 if this.exists(&info_key).await? && this.exists(&mod_key).await? {
                     return Ok(());
                 }
-                let what = format!("{m}@{v}");
-                let info = source
-                    .info(&m, &v)
-                    .await
-                    .map_err(|e| ApiError::from_source(&what, &e))?;
-                validate_info(&m, &v, &info)?;
-                let gomod = source
-                    .go_mod(&m, &v)
-                    .await
-                    .map_err(|e| ApiError::from_source(&what, &e))?;
-                validate_go_mod(&m, &v, &gomod)?;
-                let mod_h1 = dirhash::hash_go_mod(&gomod);
-                for check in &this.extras.checks {
-                    check.check_go_mod(&m, &v, &mod_h1).await?;
-                }
-                this.put_immutable(&mod_key, Payload::Bytes(gomod)).await?;
-                this.put_immutable(&info_key, Payload::Bytes(info)).await?;
-                this.refresh_stored_list(&m).await?;
-                tracing::info!(module = %m, version = %v, "stored .info and .mod");
-                Ok(())
+                let wanted = [info_key.clone(), mod_key.clone()];
+                this.under_lease(&info_key, &wanted, || {
+                    this.fetch_info_mod(&source, &m, &v, &info_key, &mod_key)
+                })
+                .await
             })
             .await;
         if let Err(e) = &res {
             self.negative_put(&neg_key, e);
         }
         res
+    }
+
+    /// Fetches, validates and stores `.info` and `.mod` (inside the flight and the lease).
+    async fn fetch_info_mod(
+        &self,
+        source: &DynSource,
+        m: &str,
+        v: &str,
+        info_key: &Key,
+        mod_key: &Key,
+    ) -> Result<(), ApiError> {
+        let what = format!("{m}@{v}");
+        let info = source
+            .info(m, v)
+            .await
+            .map_err(|e| ApiError::from_source(&what, &e))?;
+        validate_info(m, v, &info)?;
+        let gomod = source
+            .go_mod(m, v)
+            .await
+            .map_err(|e| ApiError::from_source(&what, &e))?;
+        validate_go_mod(m, v, &gomod)?;
+        let mod_h1 = dirhash::hash_go_mod(&gomod);
+        for check in &self.extras.checks {
+            check.check_go_mod(m, v, &mod_h1).await?;
+        }
+        self.put_immutable(mod_key, gomod).await?;
+        self.put_immutable(info_key, info).await?;
+        self.refresh_stored_list(m).await?;
+        tracing::info!(module = %m, version = %v, "stored .info and .mod");
+        Ok(())
     }
 
     /// Makes sure the zip (and `.info`/`.mod`) of a canonical version are stored.
@@ -487,7 +628,11 @@ impl Mirror {
                 if this.exists(&zip_key).await? {
                     return Ok(());
                 }
-                this.fetch_zip(&source, &m, &v, &zip_key).await
+                let wanted = [zip_key.clone()];
+                this.under_lease(&zip_key, &wanted, || {
+                    this.fetch_zip(&source, &m, &v, &zip_key)
+                })
+                .await
             })
             .await
     }
@@ -569,11 +714,35 @@ impl Mirror {
         for check in &self.extras.checks {
             check.check_zip(m, v, &summary.h1).await?;
         }
-        self.put_immutable(zip_key, Payload::File(tmp_path.to_path_buf()))
-            .await?;
+        let outcome = self
+            .store
+            .put(
+                zip_key,
+                Payload::File(tmp_path.to_path_buf()),
+                PutMode::Create,
+            )
+            .await
+            .map_err(|e| ApiError::from_store(&e))?;
         let hash_key = Self::key(layout::ziphash(m, v))?;
-        self.put_immutable(&hash_key, Payload::Bytes(Bytes::from(summary.h1.clone())))
-            .await?;
+        // The .ziphash describes the zip actually stored: ours, or the one another writer
+        // stored first (verified against ours).
+        let h1 = match outcome {
+            PutOutcome::Created => summary.h1.clone(),
+            PutOutcome::AlreadyExists => {
+                let existing = self.stored_zip_h1(zip_key, &hash_key).await?;
+                if existing != summary.h1 {
+                    self.immutable_conflict(
+                        zip_key,
+                        &format!(
+                            "stored zip has {existing}, the upstream sent {}",
+                            summary.h1
+                        ),
+                    );
+                }
+                existing
+            }
+        };
+        self.put_immutable(&hash_key, Bytes::from(h1)).await?;
         tracing::info!(module = %m, version = %v, bytes = written, h1 = %summary.h1, "stored zip");
         drop(tmp_path);
         Ok(())
@@ -588,12 +757,152 @@ impl Mirror {
             .is_some())
     }
 
-    async fn put_immutable(&self, key: &Key, payload: Payload) -> Result<(), ApiError> {
-        self.store
-            .put(key, payload, PutMode::Create)
+    /// Stores a small immutable file create-only; when one is already there, checks that it
+    /// has the same bytes (an alarm otherwise; the stored one wins).
+    async fn put_immutable(&self, key: &Key, body: Bytes) -> Result<(), ApiError> {
+        let outcome = self
+            .store
+            .put(key, Payload::Bytes(body.clone()), PutMode::Create)
             .await
             .map_err(|e| ApiError::from_store(&e))?;
+        if outcome == PutOutcome::AlreadyExists
+            && let Some(existing) = self.read_small(key).await?
+            && existing != body
+        {
+            self.immutable_conflict(
+                key,
+                &format!(
+                    "stored {} bytes differ from the {} bytes fetched",
+                    existing.len(),
+                    body.len()
+                ),
+            );
+        }
         Ok(())
+    }
+
+    /// Records a create-only write that found different content: log line and counter.
+    fn immutable_conflict(&self, key: &Key, detail: &str) {
+        self.conflicts.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            alarm = true,
+            key = %key,
+            detail,
+            "immutable file conflict: another writer stored different content; keeping and serving the stored object"
+        );
+    }
+
+    /// The h1 of the zip stored at `zip_key`: its `.ziphash` when present, else recomputed
+    /// from the stored bytes (copied to a staging file first).
+    async fn stored_zip_h1(&self, zip_key: &Key, hash_key: &Key) -> Result<String, ApiError> {
+        if let Some(h) = self.read_small(hash_key).await? {
+            return Ok(String::from_utf8_lossy(&h).trim().to_owned());
+        }
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let got = self
+            .store
+            .get(zip_key, None)
+            .await
+            .map_err(|e| ApiError::from_store(&e))?
+            .ok_or_else(|| ApiError::Store(format!("{zip_key} vanished from the store")))?;
+        let staging = self.store.staging_dir().to_path_buf();
+        let tmp = tempfile::NamedTempFile::new_in(&staging).map_err(|e| {
+            ApiError::Store(format!(
+                "cannot create a temp file in {}: {e}",
+                staging.display()
+            ))
+        })?;
+        let mut file = tokio::fs::File::from_std(
+            tmp.reopen()
+                .map_err(|e| ApiError::Store(format!("reopening a temp file: {e}")))?,
+        );
+        let mut body = got.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::StoreUnavailable(format!("reading {zip_key} from the store: {e}"))
+            })?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| ApiError::Store(format!("writing a temp file: {e}")))?;
+        }
+        file.flush()
+            .await
+            .map_err(|e| ApiError::Store(format!("writing a temp file: {e}")))?;
+        drop(file);
+        tokio::task::spawn_blocking(move || {
+            let f = tmp.reopen().map_err(|e| e.to_string())?;
+            dirhash::hash_zip(f).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::Store(format!("hashing task failed: {e}")))?
+        .map_err(|e| ApiError::Store(format!("{zip_key}: stored zip cannot be hashed: {e}")))
+    }
+
+    /// Runs `fetch` under the cross-replica lease on `target` when leases are on; otherwise
+    /// runs it directly. A replica that finds another's live lease waits until every key of
+    /// `wanted` is stored (then returns `Ok` without fetching), or the lease goes away (then
+    /// tries to take it).
+    async fn under_lease<F, Fut>(
+        &self,
+        target: &Key,
+        wanted: &[Key],
+        fetch: F,
+    ) -> Result<(), ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), ApiError>>,
+    {
+        let Some(leases) = &self.leases else {
+            return fetch().await;
+        };
+        let store_err = |e: modferry_store::StoreError| ApiError::from_store(&e);
+        let mut fetch = Some(fetch);
+        for _ in 0..3 {
+            match leases.acquire(target).await.map_err(store_err)? {
+                Acquired::Owned(lease) => {
+                    // The previous holder may have finished just before we took the lease.
+                    let res = match self.all_stored(wanted).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => match fetch.take() {
+                            Some(f) => f().await,
+                            None => Err(ApiError::Store(format!("{target}: fetch ran twice"))),
+                        },
+                        Err(e) => Err(e),
+                    };
+                    leases.release(lease).await;
+                    return res;
+                }
+                Acquired::Held { owner, expires } => {
+                    tracing::debug!(%target, %owner, "another replica is fetching; waiting for the store");
+                    let ready = leases
+                        .wait(target, expires, || async {
+                            self.all_stored(wanted).await.map_err(|e| {
+                                modferry_store::StoreError::Unavailable {
+                                    reason: e.to_string(),
+                                }
+                            })
+                        })
+                        .await
+                        .map_err(store_err)?;
+                    if ready {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(ApiError::StoreUnavailable(format!(
+            "{target}: other replicas keep holding the fetch lease without storing it; try again"
+        )))
+    }
+
+    async fn all_stored(&self, keys: &[Key]) -> Result<bool, ApiError> {
+        for k in keys {
+            if !self.exists(k).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

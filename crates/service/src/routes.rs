@@ -15,10 +15,10 @@ use axum::routing::get;
 use bytes::Bytes;
 use modferry_formats::module;
 use modferry_formats::proxy::{Endpoint, parse_endpoint};
-use modferry_store::{Key, layout};
+use modferry_store::{FileKind, Key, layout};
 
 use crate::error::ApiError;
-use crate::http::{etag_matches, parse_range, percent_decode};
+use crate::http::{content_etag, etag_matches, parse_range, percent_decode};
 use crate::mirror::Mirror;
 
 /// `Cache-Control` for files of canonical versions: they never change.
@@ -30,6 +30,9 @@ const SHORT: &str = "public, max-age=60";
 pub fn router(mirror: Arc<Mirror>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        // A first path element starting with a dot is never a module path.
+        .route("/.well-known/modferry", get(describe))
         .fallback(proxy)
         .with_state(mirror)
         .layer(axum::middleware::from_fn(log_request))
@@ -63,6 +66,46 @@ async fn healthz() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "ok\n",
     )
+}
+
+/// Counters in the Prometheus text format (docs/scale-out.md).
+async fn metrics(State(mirror): State<Arc<Mirror>>) -> Response {
+    let body = format!(
+        "# HELP modferry_immutable_conflicts_total Create-only writes that found different content already stored.\n\
+         # TYPE modferry_immutable_conflicts_total counter\n\
+         modferry_immutable_conflicts_total {}\n",
+        mirror.immutable_conflicts()
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The mirror's self-description for `modferry doctor` (docs/operations.md).
+async fn describe(State(mirror): State<Arc<Mirror>>) -> Response {
+    let d = mirror.description();
+    let body = serde_json::json!({
+        "version": d.version,
+        "offline": mirror.is_offline(),
+        "private": d.private,
+        "sumdbs": mirror.sumdbs().names().collect::<Vec<_>>(),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn proxy(State(mirror): State<Arc<Mirror>>, req: Request) -> Response {
@@ -113,15 +156,25 @@ async fn handle(mirror: &Arc<Mirror>, req: Request) -> Result<Response, ApiError
                 let body = mirror.info_query(&module, &version).await?;
                 return Ok(small(headers, "application/json", SHORT, body));
             }
-            mirror.ensure_info_mod(&module, &version).await?;
-            let key = key(layout::info(&module, &version))?;
-            serve_file(mirror, headers, &key, "application/json", false).await
+            let (body, etag) = mirror.small_file(&module, &version, FileKind::Info).await?;
+            Ok(small_tagged(
+                headers,
+                "application/json",
+                IMMUTABLE,
+                body,
+                &etag,
+            ))
         }
         Endpoint::Mod { module, version } => {
             require_canonical(&module, &version)?;
-            mirror.ensure_info_mod(&module, &version).await?;
-            let key = key(layout::go_mod(&module, &version))?;
-            serve_file(mirror, headers, &key, "text/plain; charset=utf-8", false).await
+            let (body, etag) = mirror.small_file(&module, &version, FileKind::Mod).await?;
+            Ok(small_tagged(
+                headers,
+                "text/plain; charset=utf-8",
+                IMMUTABLE,
+                body,
+                &etag,
+            ))
         }
         Endpoint::Zip { module, version } => {
             require_canonical(&module, &version)?;
@@ -185,7 +238,18 @@ fn small(
     body: Bytes,
 ) -> Response {
     let etag = content_etag(&body);
-    let mut resp = if if_none_match(headers, &etag) {
+    small_tagged(headers, content_type, cache, body, &etag)
+}
+
+/// A small in-memory answer whose ETag is already known.
+fn small_tagged(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache: &'static str,
+    body: Bytes,
+    etag: &str,
+) -> Response {
+    let mut resp = if if_none_match(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         body.into_response()
@@ -193,16 +257,10 @@ fn small(
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     resp
-}
-
-fn content_etag(body: &[u8]) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(body);
-    format!("\"{}\"", hex::encode(&d[..12]))
 }
 
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {

@@ -214,6 +214,7 @@ impl Harness {
                 offline,
                 list_ttl: Duration::from_secs(300),
                 negative_ttl: Duration::ZERO,
+                ..MirrorConfig::default()
             },
         );
         Harness {
