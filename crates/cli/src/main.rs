@@ -4,8 +4,14 @@
 //! Errors end here: they are printed with their causes and mapped to exit codes
 //! (0 success, 1 partial failure, 2 usage or fatal error — the same for every command).
 
+mod bundle;
 mod config;
+mod doctor;
+mod import_cache;
 mod serve;
+mod store_cmd;
+mod sumdb;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -21,6 +27,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing would only obscure the code
 enum Command {
     /// Serve the store over the GOPROXY protocol, fetching misses from the upstream.
     ///
@@ -28,6 +35,27 @@ enum Command {
     /// TOML file given by --config (flag > environment > file > default).
     /// See docs/configuration.md.
     Serve(config::ServeArgs),
+    /// The mirror's own checksum database: create its key (init), check its log (audit).
+    /// See docs/checksum-database.md.
+    Sumdb(sumdb::SumdbArgs),
+    /// Say why a Go build will fail offline, and how to fix it (docs/troubleshooting.md).
+    Doctor(doctor::DoctorArgs),
+    /// Prove a project builds from a mirror alone, with the real go command, in a copy.
+    Rehearse(doctor::RehearseArgs),
+    /// Recompute h1: hashes of a store, a module cache or vendor/ and compare them.
+    Verify(doctor::VerifyArgs),
+    /// Fetch into the store every module a build of the inputs needs (go.mod, go.sum,
+    /// go.work, directories, module@version). See docs/air-gap.md.
+    Sync(sync::SyncArgs),
+    /// Move modules across an air gap: export, import and verify verified bundles.
+    /// See docs/bundle-format.md.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Import an existing module cache ($GOMODCACHE/cache/download) into the store.
+    ImportCache(import_cache::ImportCacheArgs),
+    /// Copy stores (directory <-> S3 bucket), verifying every object. See docs/scale-out.md.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +73,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Sumdb(args) => sumdb::run(args),
+        Command::Doctor(args) => doctor::run_doctor(args),
+        Command::Rehearse(args) => doctor::run_rehearse(args),
+        Command::Verify(args) => doctor::run_verify(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Bundle(cmd) => bundle::run(cmd),
+        Command::ImportCache(args) => import_cache::run(args),
+        Command::Store(cmd) => store_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
