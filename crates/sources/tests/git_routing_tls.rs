@@ -555,6 +555,18 @@ async fn ca_file_and_insecure_rules_reach_a_self_signed_git_host() {
         warnings.lock()
     );
 
+    // (2b) The rule's CA file wins over a GIT_SSL_CAINFO in the service's environment (which
+    // git would otherwise let override `-c http.sslCAInfo`), e.g. a machine-wide CA bundle.
+    // SAFETY: this test binary holds a single test; nothing else reads the environment now.
+    unsafe { std::env::set_var("GIT_SSL_CAINFO", base.path().join("no-such-bundle.pem")) };
+    let got = served(
+        &static_source(base.path(), "cache-ca-env", rule().with_ca_file(&ca)),
+        &url,
+    )
+    .await;
+    unsafe { std::env::remove_var("GIT_SSL_CAINFO") };
+    assert_eq!(got, want, "ca_file must override GIT_SSL_CAINFO");
+
     // (3) insecure: no verification, a warning in the log, the same module.
     let got = served(
         &static_source(base.path(), "cache-insecure", rule().with_insecure(true)),

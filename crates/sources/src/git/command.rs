@@ -261,6 +261,15 @@ impl GitRunner {
         for k in SCRUBBED_ENV {
             c.env_remove(k);
         }
+        // git lets GIT_SSL_CAINFO/GIT_SSL_CAPATH in the environment override `-c
+        // http.sslCAInfo`: a rule's own CA file must win over the service's environment.
+        if cmd
+            .config
+            .iter()
+            .any(|kv| kv.starts_with("http.sslCAInfo="))
+        {
+            c.env_remove("GIT_SSL_CAINFO").env_remove("GIT_SSL_CAPATH");
+        }
         c.env("GIT_DIR", &cmd.git_dir)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GCM_INTERACTIVE", "never")
