@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use modferry_formats::module::{escape_path, escape_version};
+use modferry_service::sumdb::testing::TestDb;
 use util::*;
 
 struct World {
@@ -999,4 +1000,81 @@ fn doctor_goproxy_with_a_self_signed_certificate_needs_its_ca() {
     let d = doctor(&env, &dir, &[]);
     assert!(!d.has("goproxy-unreachable"), "{:#}", d.json);
     env.go_ok(&dir, &["mod", "download"]);
+}
+
+#[test]
+fn doctor_compares_go_sum_with_the_checksum_database_and_never_sends_private_names() {
+    let w = World::new();
+    // A signed checksum database on 127.0.0.1 with the real hashes of the public modules.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = TestDb::new("sum.doctor.test", 21);
+    for (p, v, h, m) in &w.sums {
+        if p != "corp.example/private" {
+            db.add(p, v, h, m);
+        }
+    }
+    let addr = rt.block_on(db.serve());
+    let reqs = ["example.com/dep", "example.com/lib", "corp.example/private"];
+    let dir = w.consumer("sumdbcmp", &reqs, &reqs, &reqs);
+    let mut env = w.env();
+    env.vars.insert(
+        "GOSUMDB".into(),
+        format!("{} http://{addr}", db.verifier_key()),
+    );
+    env.vars.insert("GONOSUMDB".into(), "corp.example".into());
+
+    // Healthy: go.sum agrees with the database; the private module is never looked up.
+    let d = doctor(&env, &dir, &[]);
+    assert_eq!(d.codes(), Vec::<String>::new(), "{:#}", d.json);
+    let asked = db.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.contains("/lookup/example.com/dep@v1.0.0")),
+        "{asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|r| r.contains("corp.example")),
+        "{asked:?}"
+    );
+
+    // One character of dep's zip hash changed in go.sum: the database's record disagrees.
+    let (_, _, h1, _) = w
+        .sums
+        .iter()
+        .find(|s| s.0 == "example.com/dep")
+        .unwrap()
+        .clone();
+    let flip = if h1.as_bytes()[3] == b'A' { "B" } else { "A" };
+    let bad = format!("h1:{flip}{}", &h1[4..]);
+    let good_sum = std::fs::read_to_string(dir.join("go.sum")).unwrap();
+    std::fs::write(dir.join("go.sum"), good_sum.replace(&h1, &bad)).unwrap();
+    let d = doctor(&env, &dir, &[]);
+    assert_eq!(d.code, 1);
+    let f = d.finding("checksum-mismatch");
+    assert_eq!(f["subject"], "example.com/dep@v1.0.0");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&h1) && msg.contains(&bad) && msg.contains("sum.doctor.test"),
+        "{f:#}"
+    );
+    assert!(
+        !db.requests().iter().any(|r| r.contains("corp.example")),
+        "a private module name was sent to the checksum database"
+    );
+    // The go command really stops on it.
+    let err = go_fails(&env, &dir, &["mod", "download", "example.com/dep"]);
+    assert!(err.contains("SECURITY ERROR"), "{err}");
+
+    // Fix: delete the module's lines and download it again, verified by the database.
+    let without: String = good_sum
+        .lines()
+        .filter(|l| !l.starts_with("example.com/dep "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("go.sum"), without).unwrap();
+    env.go_ok(&dir, &["mod", "download", "example.com/dep"]);
+    let d = doctor(&env, &dir, &[]);
+    assert!(!d.has("checksum-mismatch"), "{:#}", d.json);
+    assert_eq!(d.code, 0, "{:#}", d.json);
 }

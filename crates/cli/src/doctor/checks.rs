@@ -675,7 +675,16 @@ async fn sumdb_checks(
     modules: &[(&Need, String, String)],
 ) -> Vec<Finding> {
     let env = ctx.env;
-    let Some(db) = net::parse_gosumdb(env.get("GOSUMDB")) else {
+    // The go command's reading of GOSUMDB (aliases, known keys), else the plain name and URL.
+    let db = match super::sumdb::parse_database(env.get("GOSUMDB")) {
+        Ok(Some(d)) => Some(net::SumdbSetting {
+            name: d.name().to_owned(),
+            url: d.url,
+        }),
+        Ok(None) => None,
+        Err(_) => net::parse_gosumdb(env.get("GOSUMDB")),
+    };
+    let Some(db) = db else {
         return Vec::new();
     };
     // Modules the go command would look up: not covered by GONOSUMDB and not fully in go.sum.
@@ -687,7 +696,19 @@ async fn sumdb_checks(
                     || (!n.indirect && project.sum_for(p, v, false).is_empty()))
         })
         .collect();
-    if lookups.is_empty() {
+    // Modules whose go.sum lines can be compared with the database: never a private one, so
+    // no private name leaves the machine.
+    let present: Vec<(String, String)> = modules
+        .iter()
+        .filter(|(_, p, v)| {
+            !env.is_nosumdb(p)
+                && !ctx.is_private(p)
+                && (!project.sum_for(p, v, true).is_empty()
+                    || !project.sum_for(p, v, false).is_empty())
+        })
+        .map(|(_, p, v)| (p.clone(), v.clone()))
+        .collect();
+    if lookups.is_empty() && present.is_empty() {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -714,7 +735,16 @@ async fn sumdb_checks(
         .map(|(e, _)| e)
         .take_while(|e| e != "off")
         .collect();
-    if let Err(why) = net::probe_sumdb(client, &db, &proxies).await {
+    let reached = net::probe_sumdb(client, &db, &proxies).await;
+    if let Ok((_, base)) = &reached
+        && !present.is_empty()
+    {
+        sumdb_compare(ctx, project, base, &present, &mut out).await;
+    }
+    if lookups.is_empty() {
+        return out;
+    }
+    if let Err(why) = reached {
         let names: Vec<String> = lookups.iter().map(|(_, p, v)| format!("{p}@{v}")).collect();
         let fix = match ctx.desc.and_then(|d| d.sumdbs.first()) {
             Some(name) => format!(
@@ -737,47 +767,150 @@ async fn sumdb_checks(
     out
 }
 
+/// Compares the go.sum lines of `present` with the checksum database at `base` (verified
+/// lookups); a database that cannot be used is left to the other checks.
+async fn sumdb_compare(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    base: &str,
+    present: &[(String, String)],
+    out: &mut Vec<Finding>,
+) {
+    let env = ctx.env;
+    let Ok(Some(db)) = super::sumdb::parse_database(env.get("GOSUMDB")) else {
+        return;
+    };
+    let mut nosum = env.get("GONOSUMDB").to_string();
+    if let Some(d) = ctx.desc {
+        for p in &d.private {
+            nosum = append_pattern(&nosum, p);
+        }
+    }
+    let Ok(lookups) = super::sumdb::Lookups::new(&db, base, &nosum) else {
+        return;
+    };
+    let whose = format!(
+        "the checksum database {} (a record signed by its key and proven in its log)",
+        db.name()
+    );
+    let mut results = lookups.hashes(present).await;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((p, v), res) in results {
+        let Ok((zip, gomod)) = res else { continue };
+        if let Some(h) = gomod {
+            sum_compare(project, &p, &v, true, &h, &whose, out);
+        }
+        if let Some(h) = zip {
+            sum_compare(project, &p, &v, false, &h, &whose, out);
+        }
+    }
+}
+
+/// Where the go command's direct mode fails for one host's modules.
+enum DirectFailure {
+    /// The `?go-get=1` page cannot be fetched.
+    Discovery(String),
+    /// git cannot list the repository.
+    Git { repo: String, why: String },
+}
+
+/// What the go command does first in direct mode for `module` (cmd/go `vcs/vcs.go`
+/// `RepoRootForImportPath`, then `git ls-remote`): find the repository by the known hosting
+/// sites or the `?go-get=1` page, then contact it with git. `Ok` when both work (or when the
+/// repository is not git, or git is not installed: nothing more to check).
+async fn probe_direct(client: &reqwest::Client, module: &str) -> Result<(), DirectFailure> {
+    let repo = match modferry_sources::git::known_host_root(module) {
+        Some(Ok(root)) => root.url,
+        Some(Err(_)) => return Ok(()),
+        None => {
+            let page = net::go_get_page(client, module)
+                .await
+                .map_err(DirectFailure::Discovery)?;
+            let imports = modferry_sources::git::parse_meta_go_imports(&page);
+            match modferry_sources::git::match_go_import(&imports, module) {
+                Ok(im) if im.vcs == "git" => im.repo_root.clone(),
+                Ok(_) => return Ok(()),
+                Err(why) => return Err(DirectFailure::Discovery(why)),
+            }
+        }
+    };
+    let Some(git) = super::goenv::find_on_path("git") else {
+        return Ok(());
+    };
+    net::git_ls_remote(git, repo.clone())
+        .await
+        .map_err(|why| DirectFailure::Git { repo, why })
+}
+
 async fn direct_checks(
     ctx: &Ctx<'_>,
     client: &reqwest::Client,
     direct: &[&&(&Need, String, String)],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut hosts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut hosts: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for (_, p, v) in direct {
         hosts
             .entry(host_pattern(p))
             .or_default()
-            .push(format!("{p}@{v}"));
+            .push((p.clone(), v.clone()));
     }
-    let probes = futures::future::join_all(hosts.keys().map(|h| {
-        let url = format!("https://{h}/?go-get=1");
-        async move { net::probe(client, &url).await }
+    let probes = futures::future::join_all(hosts.values().map(|mods| {
+        let first = mods.first().map(|(p, _)| p.clone()).unwrap_or_default();
+        async move { probe_direct(client, &first).await }
     }))
     .await;
     for ((host, mods), res) in hosts.iter().zip(probes) {
-        let Err(why) = res else { continue };
-        let tls = net::is_tls_error(&why);
+        let Err(failure) = res else { continue };
+        let names: Vec<String> = mods.iter().map(|(p, v)| format!("{p}@{v}")).collect();
+        let first = mods.first().map(|(p, _)| p.as_str()).unwrap_or(host);
+        let mirror = ctx.mirror_or_placeholder();
         let via_mirror = format!(
-            "serve it through the mirror instead: export GOPROXY={} GONOPROXY= GONOSUMDB={host} (GOPRIVATE implies GONOPROXY, so set GONOSUMDB alone)",
-            ctx.mirror_or_placeholder()
+            "serve it through the mirror instead: export GOPROXY={mirror} GONOPROXY= GOPRIVATE= GONOSUMDB={host} (GOPRIVATE implies GONOPROXY, so set GONOSUMDB alone)"
         );
-        let fix = if tls {
-            format!(
-                "trust the host's CA: export SSL_CERT_FILE=/path/to/ca.pem and git config --global http.https://{host}/.sslCAInfo /path/to/ca.pem; or {via_mirror}"
+        let (stage, why, repo) = match &failure {
+            DirectFailure::Discovery(why) => ("the ?go-get=1 discovery page", why, None),
+            DirectFailure::Git { repo, why } => ("git", why, Some(repo.as_str())),
+        };
+        let head = format!(
+            "{} match GONOPROXY/GOPRIVATE ({}), so the go command bypasses GOPROXY and contacts {host} itself",
+            names.join(", "),
+            ctx.env.get("GONOPROXY"),
+        );
+        let (message, fix) = if net::is_tls_error(why) {
+            let repo_url = repo.unwrap_or("https://<repository URL>");
+            let cause = if net::is_unknown_authority(why) {
+                "its certificate is self-signed or signed by an unknown authority (a private CA this machine does not trust)"
+            } else {
+                "the TLS handshake fails"
+            };
+            let go_says = match repo {
+                None if net::is_unknown_authority(why) => {
+                    "\"x509: certificate signed by unknown authority\""
+                }
+                None => "\"tls: failed to verify certificate: x509: …\"",
+                Some(_) => {
+                    "git's \"server certificate verification failed\" (\"SSL certificate problem\" with OpenSSL builds of git)"
+                }
+            };
+            (
+                format!(
+                    "{head}; {stage} fails: {cause} ({why}); the go command stops with {go_says}"
+                ),
+                format!(
+                    "trust the CA, not GIT_SSL_NO_VERIFY/GOINSECURE: either route the module through a modferry mirror that trusts it per rule — in its config, [[vcs]] prefix = \"{first}\", url = \"{repo_url}\", ca_file = \"/path/to/ca.pem\" — then export GOPROXY={mirror} GONOPROXY= GOPRIVATE= GONOSUMDB={host}; or, for the go command's direct mode, export SSL_CERT_FILE=/path/to/ca.pem (discovery; a bundle that replaces the system roots) and GIT_SSL_CAINFO=/path/to/ca.pem (git; or git config --global http.https://{host}/.sslCAInfo /path/to/ca.pem)"
+                ),
             )
         } else {
-            via_mirror
+            (
+                format!("{head}; {stage} is unreachable ({why})"),
+                via_mirror,
+            )
         };
         out.push(Finding::new(
             Code::PrivateModuleDirect,
-            mods.join(", "),
-            format!(
-                "{} match GONOPROXY/GOPRIVATE ({}), so the go command bypasses GOPROXY and contacts {host} with git, which {}",
-                mods.join(", "),
-                ctx.env.get("GONOPROXY"),
-                if tls { format!("fails the TLS handshake ({why})") } else { format!("is unreachable ({why})") }
-            ),
+            names.join(", "),
+            message,
             fix,
         ));
     }

@@ -11,6 +11,7 @@ pub mod goenv;
 pub mod net;
 pub mod project;
 pub mod rehearse;
+pub mod sumdb;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -54,7 +54,31 @@ fn builder() -> reqwest::ClientBuilder {
 /// Whether a probe failure is a certificate problem (self-signed, unknown CA, wrong name).
 pub fn is_tls_error(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
-    r.contains("certificate") || r.contains("unknownissuer") || r.contains("tls")
+    r.contains("certificate")
+        || r.contains("unknownissuer")
+        || r.contains("tls")
+        || r.contains("ssl")
+        || r.contains("x509")
+}
+
+/// Whether a TLS failure means the certificate's issuer is not trusted (self-signed, or
+/// signed by a private CA): rustls says "UnknownIssuer", git/curl "self-signed certificate" or
+/// "unable to get local issuer certificate", GnuTLS "certificate verification failed".
+pub fn is_unknown_authority(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    [
+        "unknownissuer",
+        "unknown issuer",
+        "unknown authority",
+        "self signed",
+        "self-signed",
+        "local issuer",
+        "certificate verification failed",
+        "server certificate verification",
+        "unknownca",
+    ]
+    .iter()
+    .any(|s| r.contains(s))
 }
 
 /// Describes a reqwest error with its causes (e.g. "connection refused", a certificate error).
@@ -95,6 +119,76 @@ pub async fn probe_proxy(client: &reqwest::Client, entry: &str) -> Probe {
     probe(client, &format!("{}/", entry.trim_end_matches('/'))).await
 }
 
+/// GETs the `?go-get=1` page of `module` as the go command does in direct mode
+/// (`https://<module>?go-get=1`, cmd/go `vcs/discovery.go`); the body whatever the status.
+pub async fn go_get_page(client: &reqwest::Client, module: &str) -> Result<String, String> {
+    let url = format!("https://{module}?go-get=1");
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", describe(&e)))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("{url}: {}", describe(&e)))?;
+    Ok(String::from_utf8_lossy(&body[..body.len().min(1 << 20)]).into_owned())
+}
+
+/// How long `git ls-remote` may take against one repository.
+pub const GIT_PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `git ls-remote <url>` (what the go command's first contact with a repository amounts
+/// to: cmd/go `modfetch/codehost/git.go` lists the remote's refs) with the process environment,
+/// so `GIT_SSL_CAINFO`, `HTTPS_PROXY` and git's config apply as they would for the go command;
+/// never prompts. `Err` carries git's message.
+pub async fn git_ls_remote(git: std::path::PathBuf, url: String) -> Result<(), String> {
+    let run = move || -> Result<(), String> {
+        let mut child = std::process::Command::new(git)
+            .args(["ls-remote", "-q", &url, "HEAD"])
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "")
+            .env("SSH_ASKPASS", "")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        let deadline = std::time::Instant::now() + GIT_PROBE_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        use std::io::Read as _;
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    return if status.success() {
+                        Ok(())
+                    } else {
+                        Err(format!("git ls-remote {url}: {}", err.trim()))
+                    };
+                }
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "git ls-remote {url}: timed out after {}s",
+                        GIT_PROBE_TIMEOUT.as_secs()
+                    ));
+                }
+                Err(e) => return Err(format!("git ls-remote {url}: {e}")),
+            }
+        }
+    };
+    tokio::task::spawn_blocking(run)
+        .await
+        .unwrap_or_else(|e| Err(format!("git probe failed: {e}")))
+}
+
 /// A GOSUMDB setting: `name[+key] [url]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SumdbSetting {
@@ -118,21 +212,23 @@ pub fn parse_gosumdb(v: &str) -> Option<SumdbSetting> {
     })
 }
 
-/// How the checksum database can be reached, or why it cannot.
+/// How the checksum database can be reached: `(how, base URL)` (the base serves `lookup/…`,
+/// `tile/…`), or why it cannot.
 pub async fn probe_sumdb(
     client: &reqwest::Client,
     db: &SumdbSetting,
     proxies: &[String],
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let mut why = Vec::new();
     if db.url.is_none() {
         for p in proxies {
             if !p.starts_with("http") {
                 continue;
             }
-            let url = format!("{}/sumdb/{}/supported", p.trim_end_matches('/'), db.name);
+            let base = format!("{}/sumdb/{}", p.trim_end_matches('/'), db.name);
+            let url = format!("{base}/supported");
             match probe(client, &url).await {
-                Ok(200) => return Ok(format!("through {p}")),
+                Ok(200) => return Ok((format!("through {p}"), base)),
                 Ok(s) => why.push(format!("{url}: {s}")),
                 Err(e) => why.push(format!("{url}: {e}")),
             }
@@ -144,7 +240,10 @@ pub async fn probe_sumdb(
         .unwrap_or_else(|| format!("https://{}", db.name));
     let url = format!("{}/latest", base.trim_end_matches('/'));
     match probe(client, &url).await {
-        Ok(200) => Ok(format!("directly at {base}")),
+        Ok(200) => Ok((
+            format!("directly at {base}"),
+            base.trim_end_matches('/').to_owned(),
+        )),
         Ok(s) => {
             why.push(format!("{url}: {s}"));
             Err(why.join("; "))
