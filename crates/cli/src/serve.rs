@@ -239,9 +239,17 @@ async fn serve(cfg: ServeConfig) -> Result<()> {
     let own_db = match &cfg.sumdb_key_file {
         Some(file) => {
             let signer = crate::sumdb::read_signer_key(file)?;
-            let db = modferry_service::sumdb::own::OwnSumdb::open(Arc::clone(&store), signer)
-                .await
-                .context("opening the own checksum database")?;
+            // Replicas sharing a bucket take the writer lease before appending.
+            let writer_lease = store_url
+                .starts_with("s3://")
+                .then_some(modferry_service::lease::DEFAULT_LEASE_TTL);
+            let db = modferry_service::sumdb::own::OwnSumdb::open_with_lease(
+                Arc::clone(&store),
+                signer,
+                writer_lease,
+            )
+            .await
+            .context("opening the own checksum database")?;
             extras
                 .checks
                 .push(Arc::clone(&db) as Arc<dyn modferry_service::ModuleCheck>);

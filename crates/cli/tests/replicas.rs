@@ -652,3 +652,84 @@ fn wrong_credentials_fail_at_startup_naming_endpoint_and_bucket() {
     assert!(err.contains(&sw.endpoint()), "{err}");
     assert!(err.contains(seaweed::BUCKET), "{err}");
 }
+
+/// The own checksum database on a bucket with several writers (separate store clients, as
+/// separate replicas have): leases decide who appends, the head's `If-Match` swap fences the
+/// rest (one writer runs without a lease, so only the swap protects it). Every record ends up
+/// committed exactly once and the log audits clean.
+#[test]
+fn own_sumdb_on_a_bucket_has_one_writer_at_a_time() {
+    use modferry_formats::note::{self, Signer};
+    use modferry_service::sumdb::own::{Appended, GoSumRecord, Log, audit};
+    use modferry_store::{DynStore, S3Store};
+    use std::sync::Arc;
+
+    const WRITERS: usize = 3;
+    const RECORDS: usize = 8;
+    let sw = seaweed::shared();
+    let signer = || {
+        let (skey, _) = note::generate_key("sumdb.example.internal", [9; 32]).unwrap();
+        Signer::parse(&skey).unwrap()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let open_store = || async {
+            let s: DynStore = Arc::new(S3Store::open(sw.config("sumdb-writers")).await.unwrap());
+            s
+        };
+        let mut logs = Vec::new();
+        for w in 0..WRITERS {
+            let lease = (w > 0).then_some(Duration::from_secs(10));
+            let log = Log::open_with_lease(open_store().await, signer(), lease)
+                .await
+                .unwrap();
+            logs.push(Arc::new(log));
+        }
+        let mut tasks = Vec::new();
+        for (w, log) in logs.iter().enumerate() {
+            let log = Arc::clone(log);
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..RECORDS {
+                    let n = (i * (w + 1) + w) % RECORDS;
+                    let rec = GoSumRecord {
+                        module: format!("example.com/s3/m{n}"),
+                        version: "v1.0.0".to_owned(),
+                        zip_h1: format!("h1:zip{n}="),
+                        mod_h1: format!("h1:mod{n}="),
+                    };
+                    let id = match log.append(&rec).await.unwrap() {
+                        Appended::New(id) | Appended::Existing(id) => id,
+                    };
+                    ids.push((rec.module, id));
+                }
+                ids
+            }));
+        }
+        let mut ids = std::collections::HashMap::new();
+        for t in tasks {
+            for (module, id) in t.await.unwrap() {
+                let prev = ids.insert(module.clone(), id);
+                assert!(prev.is_none_or(|p| p == id), "{module} got two ids");
+            }
+        }
+        assert_eq!(ids.len(), RECORDS);
+        let store = open_store().await;
+        let report = audit(&store, &signer().verifier(), false).await.unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.size, RECORDS as i64, "each record exactly once");
+        // A replica that only reads picks up the others' appends from the head object.
+        let reader = Log::open(open_store().await, signer()).await.unwrap();
+        for log in logs.iter().map(|l| l.as_ref()).chain([&reader]) {
+            log.refresh().await.unwrap();
+            assert_eq!(log.tree().n, RECORDS as i64);
+            for (module, id) in &ids {
+                assert_eq!(log.lookup(module, "v1.0.0").map(|(i, _)| i), Some(*id));
+            }
+        }
+    });
+}

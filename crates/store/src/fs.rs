@@ -10,6 +10,15 @@
 //! cannot replace each other. Deviation: the go command serialises writers with `.lock` files
 //! (`lockVersion`); we need no locks because every write is a single atomic rename or link.
 //!
+//! Compare-and-swap ([`Store::put_if_match`]): the writer opens the object's file and takes an
+//! exclusive lock on it (`flock`, advisory, so it works across processes on one host and on
+//! filesystems that support it), makes sure the name still refers to the file it locked, compares
+//! the entity tag (size, modification time and inode: every write makes a new inode), then
+//! renames a new temp file over it. A swap waiting for the lock on a file that was meanwhile
+//! replaced finds the name pointing elsewhere, so it re-checks against the new file and reports
+//! [`SwapOutcome::Mismatch`]. Plain `put`s do not take the lock: mix them with swaps on one key
+//! only where a lost update does not matter.
+//!
 //! Each open [`FsStore`] owns a session directory in `.modferry/tmp/` and holds an exclusive lock
 //! on `<session>.lock` while it lives. [`FsStore::open`] removes sessions whose lock nobody holds
 //! (left by a process that died), and stray files, so several processes may share a root.
@@ -28,7 +37,7 @@ use futures::StreamExt;
 
 use crate::key::check_prefix;
 use crate::{
-    GetResult, Key, Meta, Payload, PutMode, PutOutcome, READ_CHUNK, Store, StoreError,
+    GetResult, Key, Meta, Payload, PutMode, PutOutcome, READ_CHUNK, Store, StoreError, SwapOutcome,
     resolve_range,
 };
 
@@ -214,6 +223,42 @@ impl Inner {
         match payload {
             Payload::Bytes(bytes) => self.put_reader(key, &target, &mut &bytes[..], mode),
             Payload::File(src) => self.put_file(key, &target, &src, mode),
+        }
+    }
+
+    /// [`Store::put_if_match`] (see the module docs).
+    fn put_if_match(&self, key: &Key, bytes: &[u8], etag: &str) -> Result<SwapOutcome, StoreError> {
+        let target = self.path_of(key)?;
+        loop {
+            let file = match File::open(&target) {
+                Ok(f) => f,
+                Err(e) if is_missing(&e) => return Ok(SwapOutcome::Mismatch),
+                Err(e) => return Err(self.err("open", key, &target, e)),
+            };
+            file.lock().map_err(|e| self.err("lock", key, &target, e))?;
+            // Replaced while we waited for the lock: look again at what the name holds now.
+            if !same_file(&file, &target) {
+                continue;
+            }
+            let md = file
+                .metadata()
+                .map_err(|e| self.err("read metadata of", key, &target, e))?;
+            if !md.is_file() || meta_of(&md).etag != etag {
+                return Ok(SwapOutcome::Mismatch);
+            }
+            let mut src = bytes;
+            let temp = self.write_temp(key, &mut src)?;
+            fs::rename(temp.path(), &target)
+                .map_err(|e| self.err("rename into place", key, &target, e))?;
+            temp.forget();
+            self.sync_parent(key, &target)?;
+            let md =
+                fs::metadata(&target).map_err(|e| self.err("read metadata of", key, &target, e))?;
+            // The lock is released when `file` (the replaced file) closes.
+            drop(file);
+            return Ok(SwapOutcome::Swapped {
+                etag: meta_of(&md).etag,
+            });
         }
     }
 
@@ -542,6 +587,17 @@ impl Store for FsStore {
     ) -> Result<PutOutcome, StoreError> {
         let k = key.clone();
         self.blocking(key, move |inner| inner.put(&k, payload, mode))
+            .await
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &Key,
+        bytes: Bytes,
+        etag: &str,
+    ) -> Result<SwapOutcome, StoreError> {
+        let (k, etag) = (key.clone(), etag.to_owned());
+        self.blocking(key, move |inner| inner.put_if_match(&k, &bytes, &etag))
             .await
     }
 

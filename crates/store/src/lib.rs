@@ -6,8 +6,10 @@
 //!
 //! [`Store`] is shaped to fit both a local filesystem and an S3-style object store: keys are
 //! '/'-separated relative names ([`Key`]); writes are whole-object and atomic ([`Store::put`]),
-//! either overwriting or create-only ([`PutMode`]); reads stream, optionally over a byte range
-//! ([`Store::get`]); [`Store::list`] lists by string prefix; there is no rename.
+//! either overwriting or create-only ([`PutMode`]), or compare-and-swap on the entity tag
+//! ([`Store::put_if_match`], for small objects such as a log's head); reads stream, optionally
+//! over a byte range ([`Store::get`]); [`Store::list`] lists by string prefix; there is no
+//! rename.
 //!
 //! # The layout
 //!
@@ -115,6 +117,19 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
+/// What [`Store::put_if_match`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwapOutcome {
+    /// The object held the expected version and now holds the new bytes, whose entity tag this is.
+    Swapped {
+        /// The new object's entity tag (HTTP form, quotes included), for the next swap.
+        etag: String,
+    },
+    /// The object is missing or no longer has the expected entity tag: someone else replaced it.
+    /// Nothing was written.
+    Mismatch,
+}
+
 /// The bytes to store.
 #[derive(Clone, Debug)]
 pub enum Payload {
@@ -156,6 +171,19 @@ pub trait Store: Send + Sync + 'static {
         payload: Payload,
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError>;
+
+    /// Compare-and-swap: replaces the object at `key` with `bytes` only if it exists and its
+    /// entity tag ([`Meta::etag`], as [`Store::head`] or [`Store::get`] reported it) is still
+    /// `etag`; otherwise writes nothing and answers [`SwapOutcome::Mismatch`]. Concurrent swaps
+    /// from the same version have exactly one winner, across processes (S3: a `PUT` with
+    /// `If-Match`; fs: a lock on the object's file, see [`FsStore`]). For small objects only
+    /// (the bytes are held in memory).
+    async fn put_if_match(
+        &self,
+        key: &Key,
+        bytes: Bytes,
+        etag: &str,
+    ) -> Result<SwapOutcome, StoreError>;
 
     /// Removes the object at `key`; removing a missing object succeeds.
     async fn delete(&self, key: &Key) -> Result<(), StoreError>;

@@ -19,6 +19,9 @@
 //!   which keeps create-only writes first-writer-wins for large files too; the temporary key is
 //!   deleted afterwards. A store with the key already there is noticed first (`HEAD`) and nothing
 //!   is uploaded.
+//! - [`Store::put_if_match`] is a `PUT` with `If-Match: <etag>` (compare-and-swap; SeaweedFS
+//!   4.48 and AWS S3 enforce it under concurrent writers): `412` (or `404`, `409`) means
+//!   [`SwapOutcome::Mismatch`].
 //! - Reads stream the response body in chunks of at most [`READ_CHUNK`] bytes; a range is sent as
 //!   an HTTP `Range`. The ETag is S3's (quoted); replacing an object with identical bytes keeps
 //!   its ETag, which is right for HTTP caching.
@@ -61,7 +64,7 @@ use tokio::io::AsyncReadExt;
 use crate::key::check_prefix;
 use crate::url::{StoreUrl, StoreUrlError};
 use crate::{
-    GetResult, Key, Meta, Payload, PutMode, PutOutcome, READ_CHUNK, Store, StoreError,
+    GetResult, Key, Meta, Payload, PutMode, PutOutcome, READ_CHUNK, Store, StoreError, SwapOutcome,
     resolve_range,
 };
 
@@ -735,6 +738,39 @@ impl Inner {
         }
     }
 
+    /// [`Store::put_if_match`]: one `PUT` with `If-Match: <etag>`. The object store decides:
+    /// `412 Precondition Failed` (or `404`, `409`) means another writer replaced the object.
+    async fn put_if_match(
+        &self,
+        key: &Key,
+        bytes: Bytes,
+        etag: &str,
+    ) -> Result<SwapOutcome, StoreError> {
+        let path = self.path(key)?;
+        let opts = PutOptions::from(object_store::PutMode::Update(object_store::UpdateVersion {
+            e_tag: Some(etag.to_owned()),
+            version: None,
+        }));
+        let limit = self.request_timeout + Duration::from_secs(bytes.len() as u64 >> 20);
+        let put = self.s3.put_opts(&path, PutPayload::from(bytes), opts);
+        match self.bounded("write", key.as_str(), limit, put).await? {
+            Ok(done) => {
+                let etag = match done.e_tag {
+                    Some(t) => quote_etag(&t),
+                    None => match self.head_path(key.as_str(), &path).await? {
+                        Some(meta) => meta.etag,
+                        None => String::new(),
+                    },
+                };
+                Ok(SwapOutcome::Swapped { etag })
+            }
+            Err(e) if matches!(classify(&e), Failure::Exists | Failure::NotFound) => {
+                Ok(SwapOutcome::Mismatch)
+            }
+            Err(e) => Err(self.error("write", key.as_str(), e)),
+        }
+    }
+
     /// One `PUT` request; create-only with `If-None-Match: *`.
     async fn put_bytes(
         &self,
@@ -1028,6 +1064,15 @@ impl Store for S3Store {
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError> {
         self.inner.put(key, payload, mode).await
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &Key,
+        bytes: Bytes,
+        etag: &str,
+    ) -> Result<SwapOutcome, StoreError> {
+        self.inner.put_if_match(key, bytes, etag).await
     }
 
     async fn delete(&self, key: &Key) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::{DynStore, GetResult, Key, Payload, PutMode, PutOutcome, StoreError};
+use crate::{DynStore, GetResult, Key, Payload, PutMode, PutOutcome, StoreError, SwapOutcome};
 
 /// Every key the suite writes starts with this.
 pub const SUITE_PREFIX: &str = "modferry-suite/";
@@ -33,6 +33,7 @@ pub async fn suite(store: DynStore) {
     invalid_keys(&store).await;
     concurrent_create(&store).await;
     concurrent_overwrite(&store).await;
+    swap_is_compare_and_swap(&store).await;
     // Clean up so the suite can run again on the same store.
     for key in store.list(SUITE_PREFIX).await.expect("list suite keys") {
         store.delete(&key).await.expect("delete suite key");
@@ -606,4 +607,75 @@ async fn concurrent_overwrite(store: &DynStore) {
             "round {round}: final object is one writer's content"
         );
     }
+}
+
+/// `put_if_match`: a swap from the current entity tag wins once; a stale or made-up tag, or a
+/// missing object, is a mismatch that writes nothing; of concurrent swaps from one version
+/// exactly one wins.
+async fn swap_is_compare_and_swap(store: &DynStore) {
+    const WRITERS: u8 = 8;
+    let k = key("swap/head");
+    let missing = store
+        .put_if_match(&k, Bytes::from_static(b"x"), "\"nothing\"")
+        .await
+        .expect("swap on a missing object");
+    assert_eq!(
+        missing,
+        SwapOutcome::Mismatch,
+        "a missing object never matches"
+    );
+    assert!(
+        store.head(&k).await.expect("head").is_none(),
+        "a mismatch writes nothing"
+    );
+    put(store, &k, Bytes::from_static(b"v0"), PutMode::Create).await;
+    let v0 = store.head(&k).await.expect("head").expect("v0 stored").etag;
+    let SwapOutcome::Swapped { etag: v1 } = store
+        .put_if_match(&k, Bytes::from_static(b"v1-longer"), &v0)
+        .await
+        .expect("swap from the current tag")
+    else {
+        panic!("a swap from the current tag must win");
+    };
+    assert_eq!(read_all(store, &k).await, b"v1-longer");
+    let head = store.head(&k).await.expect("head").expect("v1 stored");
+    assert_eq!(head.etag, v1, "the returned tag is the object's");
+    let stale = store
+        .put_if_match(&k, Bytes::from_static(b"v2"), &v0)
+        .await
+        .expect("swap from a stale tag");
+    assert_eq!(stale, SwapOutcome::Mismatch, "a stale tag loses");
+    assert_eq!(
+        read_all(store, &k).await,
+        b"v1-longer",
+        "a mismatch writes nothing"
+    );
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let store = Arc::clone(store);
+        let (k, v1) = (k.clone(), v1.clone());
+        tasks.push(tokio::spawn(async move {
+            let data = Bytes::from(vec![w; 1000 + usize::from(w)]);
+            (w, store.put_if_match(&k, data, &v1).await)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (w, out) = t.await.expect("swap task");
+        match out.unwrap_or_else(|e| panic!("concurrent swap {w}: {e}")) {
+            SwapOutcome::Swapped { .. } => winners.push(w),
+            SwapOutcome::Mismatch => {}
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one concurrent swap wins, got {winners:?}"
+    );
+    let body = read_all(store, &k).await;
+    assert_eq!(body.len(), 1000 + usize::from(winners[0]));
+    assert!(
+        body.iter().all(|b| *b == winners[0]),
+        "the winner's content"
+    );
 }

@@ -190,6 +190,9 @@ pub fn check_db_name(name: &str) -> Result<(), OwnError> {
     Ok(())
 }
 
+/// How stale `/latest` may be: the head object is re-read at most this often for it.
+const LATEST_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The own checksum database: served under `/sumdb/<name>/` and run as a [`ModuleCheck`].
 pub struct OwnSumdb {
     log: Log,
@@ -200,8 +203,18 @@ pub struct OwnSumdb {
 impl OwnSumdb {
     /// Opens (or creates) the log of `signer`'s database in `store`; see [`Log::open`].
     pub async fn open(store: DynStore, signer: Signer) -> Result<Arc<OwnSumdb>, OwnError> {
+        OwnSumdb::open_with_lease(store, signer, None).await
+    }
+
+    /// [`OwnSumdb::open`] for a store that several replicas share: appends take a writer lease
+    /// valid for `lease_ttl` first (see [`log`]'s "Writers").
+    pub async fn open_with_lease(
+        store: DynStore,
+        signer: Signer,
+        lease_ttl: Option<std::time::Duration>,
+    ) -> Result<Arc<OwnSumdb>, OwnError> {
         check_db_name(signer.name())?;
-        let log = Log::open(store.clone(), signer).await?;
+        let log = Log::open_with_lease(store.clone(), signer, lease_ttl).await?;
         Ok(Arc::new(OwnSumdb {
             log,
             store,
@@ -261,6 +274,11 @@ impl OwnSumdb {
     /// and go.mod are made present through the mirror (fetching and checking them), then
     /// hashed from the store.
     pub async fn ensure_recorded(&self, module: &str, version: &str) -> Result<i64, ApiError> {
+        if let Some((id, _)) = self.log.lookup(module, version) {
+            return Ok(id);
+        }
+        // Another replica may have recorded it.
+        self.log.refresh().await?;
         if let Some((id, _)) = self.log.lookup(module, version) {
             return Ok(id);
         }
@@ -416,6 +434,10 @@ fn text_response(body: Vec<u8>, ctype: &'static str, cache: &'static str) -> Res
 impl SumdbService for OwnSumdb {
     async fn handle(&self, path: &str) -> Result<Response, ApiError> {
         if path == "latest" {
+            // Pick up other replicas' appends, without a store read per request.
+            if let Err(e) = self.log.refresh_if_older(LATEST_REFRESH).await {
+                tracing::warn!(db = %self.name(), error = %e, "checksum database: cannot re-read the head");
+            }
             return Ok(text_response(
                 self.log.signed().to_vec(),
                 "text/plain; charset=UTF-8",
@@ -426,7 +448,11 @@ impl SumdbService for OwnSumdb {
             return self.lookup(path).await;
         }
         if path.starts_with("tile/") {
-            return self.tile(path);
+            let first = self.tile(path);
+            if matches!(&first, Err(ApiError::NotFound { .. })) && self.log.refresh().await? {
+                return self.tile(path);
+            }
+            return first;
         }
         Err(ApiError::not_found(format!(
             "{path}: not a checksum database path (want latest, lookup/…, tile/…)"
