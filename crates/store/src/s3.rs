@@ -15,10 +15,13 @@
 //!   upload, one part in memory per concurrent part upload, never the whole file. `object_store`
 //!   completes multipart uploads without a condition, so a create-only large file is uploaded to a
 //!   temporary key under `.modferry/tmp/` and then copied to its name with a conditional
-//!   server-side copy (a one-part multipart copy whose completion carries `If-None-Match: *`),
-//!   which keeps create-only writes first-writer-wins for large files too; the temporary key is
-//!   deleted afterwards. A store with the key already there is noticed first (`HEAD`) and nothing
-//!   is uploaded.
+//!   server-side copy (a one-part multipart copy whose completion carries `If-None-Match: *`);
+//!   the temporary key is deleted afterwards. That conditional completion is not atomic on every
+//!   server (two concurrent ones both succeeded on SeaweedFS 4.48), so concurrent large writers
+//!   of one key first race for a small claim object under `.modferry/tmp/claim/` with a single
+//!   conditional `PUT` (atomic): only the winner uploads, the others wait for the object and
+//!   report [`PutOutcome::AlreadyExists`]; a claim older than 15 minutes is taken over. A store
+//!   with the key already there is noticed first (`HEAD`) and nothing is uploaded.
 //! - [`Store::put_if_match`] is a `PUT` with `If-Match: <etag>` (compare-and-swap; SeaweedFS
 //!   4.48 and AWS S3 enforce it under concurrent writers): `412` (or `404`, `409`) means
 //!   [`SwapOutcome::Mismatch`].
@@ -70,6 +73,10 @@ use crate::{
 
 /// The backend's temporary area, relative to the prefix. Never a key.
 const TMP_DIR: &str = ".modferry/tmp";
+
+/// How long a claim on a large create-only write holds before another writer may take it
+/// over (the claimant died): longer than any upload of a 500 MiB zip should take.
+const CLAIM_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Temporary objects older than this are left by a dead process and removed at open.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -843,9 +850,112 @@ impl Inner {
         file: tokio::fs::File,
         size: u64,
     ) -> Result<PutOutcome, StoreError> {
-        if self.head_path(key, path).await?.is_some() {
-            return Ok(PutOutcome::AlreadyExists);
+        // A multipart completion carrying If-None-Match is not atomic on every S3 server
+        // (SeaweedFS 4.48 let two concurrent ones both succeed), while a single conditional
+        // PUT is. So large create-only writers of one key first race for a small claim object;
+        // only the winner uploads, the others wait for the object to appear.
+        let claim = match self.claim_large(key, path).await? {
+            Some(claim) => claim,
+            None => return Ok(PutOutcome::AlreadyExists),
+        };
+        let outcome = self.create_large_claimed(key, path, src, file, size).await;
+        let released = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::warn!(store = %self.url, key = %claim, "store: cannot remove a claim object (it expires)");
         }
+        outcome
+    }
+
+    /// Takes the claim on a large create-only write of `key`: `Some(claim path)` when this
+    /// writer may upload, `None` when the object exists (possibly after waiting for another
+    /// writer's upload to finish). A claim older than [`CLAIM_TTL`] belongs to a writer that
+    /// died and is taken over.
+    async fn claim_large(
+        &self,
+        key: &str,
+        path: &ObjectPath,
+    ) -> Result<Option<ObjectPath>, StoreError> {
+        let claim = ObjectPath::parse(format!(
+            "{}{TMP_DIR}/claim/{}",
+            self.key_prefix,
+            path.as_ref()
+        ))
+        .map_err(|e| {
+            StoreError::io(
+                "name a claim object for",
+                key,
+                self.location(key),
+                io::Error::other(e),
+            )
+        })?;
+        let started = std::time::Instant::now();
+        loop {
+            if self.head_path(key, path).await?.is_some() {
+                return Ok(None);
+            }
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let body = Bytes::from(format!("{now} {:016x}\n", self.instance));
+            if self.put_bytes(key, &claim, body, PutMode::Create).await? == PutOutcome::Created {
+                // The object may have been completed between the head and the claim.
+                if self.head_path(key, path).await?.is_some() {
+                    let _ =
+                        tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
+                    return Ok(None);
+                }
+                return Ok(Some(claim));
+            }
+            // Someone else holds the claim: take it over if it is stale, else wait.
+            let held_since = match self
+                .bounded(
+                    "read claim of",
+                    key,
+                    self.request_timeout,
+                    self.s3.get(&claim),
+                )
+                .await?
+            {
+                Ok(r) => match self
+                    .bounded("read claim of", key, self.request_timeout, r.bytes())
+                    .await?
+                {
+                    Ok(b) => String::from_utf8_lossy(&b)
+                        .split_whitespace()
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok()),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            if held_since.is_some_and(|t| now.saturating_sub(t) > CLAIM_TTL.as_secs()) {
+                tracing::warn!(store = %self.url, key, "store: taking over a stale upload claim");
+                let _ = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
+                continue;
+            }
+            if started.elapsed() > CLAIM_TTL {
+                return Err(StoreError::Unavailable {
+                    reason: format!(
+                        "{}: another writer has been storing {key} for over {} s",
+                        self.url,
+                        CLAIM_TTL.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The upload of a claimed large create-only write.
+    async fn create_large_claimed(
+        &self,
+        key: &str,
+        path: &ObjectPath,
+        src: &Path,
+        file: tokio::fs::File,
+        size: u64,
+    ) -> Result<PutOutcome, StoreError> {
         let temp = self.temp_path(key)?;
         let outcome = async {
             self.upload_parts(key, &temp, src, file, size).await?;
