@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/tools.sh
 
 ensure_go
+ensure_go_old
 ensure_oracle
 # sshd for the git-over-ssh test, openssl for the self-signed TLS git host test, git itself.
 ensure_apt_packages /usr/sbin/sshd=openssh-server openssl=openssl git=git

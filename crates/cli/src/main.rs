@@ -53,6 +53,10 @@ enum Command {
     Bundle(bundle::BundleCommand),
     /// Import an existing module cache ($GOMODCACHE/cache/download) into the store.
     ImportCache(import_cache::ImportCacheArgs),
+    /// Go toolchains as modules: package a local GOROOT as golang.org/toolchain.
+    /// See docs/air-gap.md.
+    #[command(subcommand)]
+    Toolchain(sync::toolchain::ToolchainCommand),
     /// Copy stores (directory <-> S3 bucket), verifying every object. See docs/scale-out.md.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync::run(args),
         Command::Bundle(cmd) => bundle::run(cmd),
         Command::ImportCache(args) => import_cache::run(args),
+        Command::Toolchain(cmd) => sync::toolchain::run(cmd),
         Command::Store(cmd) => store_cmd::run(cmd),
     };
     match result {

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::config::SumdbFlags;
 use crate::sync::{self, InputArgs, MirrorLoader};
 use import::Outcome;
 
@@ -51,6 +52,8 @@ pub struct ExportArgs {
     #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
     pub jobs: usize,
     #[command(flatten)]
+    pub sumdb: SumdbFlags,
+    #[command(flatten)]
     pub inputs: InputArgs,
 }
 
@@ -73,6 +76,8 @@ pub struct ImportArgs {
     /// checksum-database data (repeatable); configured databases are trusted too
     #[arg(long = "sumdb-key", value_name = "KEY")]
     pub sumdb_keys: Vec<String>,
+    #[command(flatten)]
+    pub sumdb: SumdbFlags,
 }
 
 /// Flags of `bundle verify`.
@@ -88,6 +93,11 @@ pub struct VerifyArgs {
     /// checksum-database data (repeatable); configured databases are trusted too
     #[arg(long = "sumdb-key", value_name = "KEY")]
     pub sumdb_keys: Vec<String>,
+    /// TOML configuration file (its checksum-database keys apply)
+    #[arg(long, env = "MODFERRY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub sumdb: SumdbFlags,
 }
 
 /// Runs a bundle subcommand.
@@ -103,9 +113,10 @@ pub fn run(cmd: BundleCommand) -> Result<ExitCode> {
             ImportArgs {
                 file: a.file,
                 store: None,
-                config: None,
+                config: a.config,
                 go_sum: a.go_sum,
                 sumdb_keys: a.sumdb_keys,
+                sumdb: a.sumdb,
             },
             false,
         )),
@@ -119,7 +130,7 @@ async fn run_export(a: ExportArgs) -> Result<ExitCode> {
             "give either inputs (go.mod, go.sum, go.work, directories, module@version, --list) or --all"
         );
     }
-    let cfg = sync::resolve_config(&a.store, &None, &a.config)?;
+    let cfg = sync::resolve_config_sumdb(&a.store, &None, &a.config, &a.sumdb)?;
     let (mirror, _) = sync::open_mirror(&cfg, true).await?;
     let store = export::store_of(&mirror);
     let since = match &a.since {
@@ -135,7 +146,8 @@ async fn run_export(a: ExportArgs) -> Result<ExitCode> {
     } else {
         let loader = MirrorLoader::new(mirror.clone());
         let (inputs, mut errors) = a.inputs.classify();
-        let mut plan = sync::plan(&loader, &inputs, a.jobs).await;
+        let toolchains = a.inputs.toolchains()?;
+        let mut plan = sync::plan(&loader, &inputs, a.jobs, &toolchains).await;
         errors.append(&mut plan.input_errors);
         let mut problems: Vec<String> = errors
             .iter()
@@ -210,9 +222,9 @@ async fn run_export(a: ExportArgs) -> Result<ExitCode> {
 async fn run_import(a: ImportArgs, write: bool) -> Result<ExitCode> {
     let verb = if write { "import" } else { "verify" };
     let mut trusted = a.sumdb_keys.clone();
+    let cfg = sync::resolve_config_sumdb(&a.store, &None, &a.config, &a.sumdb)?;
+    trusted.extend(trusted_keys(&cfg)?);
     let store = if write {
-        let cfg = sync::resolve_config(&a.store, &None, &a.config)?;
-        trusted.extend(trusted_keys(&cfg)?);
         let (mirror, _) = sync::open_mirror(&cfg, true).await?;
         Some(export::store_of(&mirror))
     } else {

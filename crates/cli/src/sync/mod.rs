@@ -13,6 +13,7 @@ pub mod graph;
 pub mod inputs;
 pub mod report;
 pub mod sumdb;
+pub mod toolchain;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use modferry_formats::{gosum, gowork, modfile};
 use modferry_service::{Mirror, MirrorConfig};
 use modferry_store::{DynStore, layout};
 
-use crate::config::{ServeArgs, ServeConfig};
+use crate::config::{ServeArgs, ServeConfig, SumdbFlags};
 use graph::{GoModLoader, MainModule, ModVer, Needs, Replacements};
 use inputs::Input;
 use report::{InputError, ModuleReport, Report, Status, Want};
@@ -40,6 +41,15 @@ pub struct InputArgs {
     /// A file with one input per line ('#' starts a comment line)
     #[arg(long = "list", value_name = "FILE")]
     pub lists: Vec<PathBuf>,
+    /// Platforms (GOOS/GOARCH) to fetch Go toolchains (golang.org/toolchain) for when a main
+    /// module's `go`/`toolchain` line names a newer Go than --go-version (repeatable)
+    /// [default: the host's]
+    #[arg(long = "platform", value_name = "GOOS/GOARCH")]
+    pub platforms: Vec<String>,
+    /// The Go version of the machines that will build (toolchains newer than it are fetched)
+    /// [default: the version of the `go` on PATH; none found: no toolchains]
+    #[arg(long, env = "MODFERRY_GO_VERSION", value_name = "VERSION")]
+    pub go_version: Option<String>,
 }
 
 impl InputArgs {
@@ -64,6 +74,11 @@ impl InputArgs {
             }
         }
         (out, errors)
+    }
+
+    /// Which toolchains the inputs' main modules make the go command download.
+    pub fn toolchains(&self) -> Result<toolchain::ToolchainWants> {
+        toolchain::ToolchainWants::resolve(self.go_version.as_deref(), &self.platforms)
     }
 
     /// Whether no input was given.
@@ -91,6 +106,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
+    pub sumdb: SumdbFlags,
+    #[command(flatten)]
     pub inputs: InputArgs,
 }
 
@@ -101,10 +118,22 @@ pub fn resolve_config(
     upstream: &Option<String>,
     config: &Option<PathBuf>,
 ) -> Result<ServeConfig> {
+    resolve_config_sumdb(store, upstream, config, &SumdbFlags::default())
+}
+
+/// Like [`resolve_config`], with the checksum-database flags (`--sumdb-proxy`,
+/// `--sumdb-key-file`, …) resolved by the same code as `serve`'s.
+pub fn resolve_config_sumdb(
+    store: &Option<PathBuf>,
+    upstream: &Option<String>,
+    config: &Option<PathBuf>,
+    sumdb: &SumdbFlags,
+) -> Result<ServeConfig> {
     ServeConfig::resolve(&ServeArgs {
         store: store.clone(),
         upstream: upstream.clone(),
         config: config.clone(),
+        sumdb: sumdb.clone(),
         ..ServeArgs::default()
     })
 }
@@ -247,20 +276,42 @@ fn read_main(path: &std::path::Path) -> Result<MainModule, String> {
     Ok(MainModule { file, dir })
 }
 
-/// Works out what `inputs` need, loading go.mod files through `loader`'s mirror.
-pub async fn plan(loader: &MirrorLoader, inputs: &[Input], jobs: usize) -> Plan {
+/// Works out what `inputs` need, loading go.mod files through `loader`'s mirror; the
+/// toolchains their main modules switch to (per `tc`) are needed as zips.
+pub async fn plan(
+    loader: &MirrorLoader,
+    inputs: &[Input],
+    jobs: usize,
+    tc: &toolchain::ToolchainWants,
+) -> Plan {
     let mut plan = Plan::default();
+    let add_toolchains = |plan: &mut Plan, go: Option<&str>, t: Option<&str>| {
+        for v in tc.versions_for(go, t) {
+            plan.wants
+                .insert(ModVer::new(toolchain::TOOLCHAIN_MODULE, v), Want::Zip);
+        }
+    };
     for input in inputs {
         let res: Result<(), String> = async {
             match input {
                 Input::GoMod(p) => {
                     let main = read_main(p)?;
+                    add_toolchains(
+                        &mut plan,
+                        main.file.go.as_deref(),
+                        main.file.toolchain.as_deref(),
+                    );
                     plan.add_needs(graph::walk(&[main], None, loader, jobs).await);
                 }
                 Input::Dir(d) => {
                     for p in inputs::find_go_mods(d)? {
                         match read_main(&p) {
                             Ok(main) => {
+                                add_toolchains(
+                                    &mut plan,
+                                    main.file.go.as_deref(),
+                                    main.file.toolchain.as_deref(),
+                                );
                                 plan.add_needs(graph::walk(&[main], None, loader, jobs).await)
                             }
                             Err(e) => plan.input_errors.push(InputError {
@@ -275,6 +326,7 @@ pub async fn plan(loader: &MirrorLoader, inputs: &[Input], jobs: usize) -> Plan 
                         .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
                     let work = gowork::parse(&p.display().to_string(), &data)
                         .map_err(|e| e.to_string())?;
+                    add_toolchains(&mut plan, work.go.as_deref(), work.toolchain.as_deref());
                     let dir = p.parent().map(|p| p.to_path_buf()).unwrap_or_default();
                     let mut mains = Vec::new();
                     for u in &work.use_ {
@@ -447,7 +499,8 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
             "no inputs: give go.mod, go.sum or go.work files, directories, module@version or --list FILE"
         );
     }
-    let cfg = resolve_config(&args.store, &args.upstream, &args.config)?;
+    let cfg = resolve_config_sumdb(&args.store, &args.upstream, &args.config, &args.sumdb)?;
+    let toolchains = args.inputs.toolchains()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -459,7 +512,7 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
         let (inputs, mut input_errors) = args.inputs.classify();
         let pb = report::progress(0, args.json);
         pb.set_message("resolving the module graph");
-        let mut plan = plan(&loader, &inputs, args.jobs).await;
+        let mut plan = plan(&loader, &inputs, args.jobs, &toolchains).await;
         input_errors.append(&mut plan.input_errors);
         let mut modules = fetch(&loader, plan, args.jobs, &pb).await;
         if !dbs.is_empty() {
@@ -507,4 +560,47 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sumdb_settings_follow_flag_then_file_like_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.toml");
+        std::fs::write(
+            &file,
+            "sumdb_key_file = \"/file.key\"\nsumdb_proxy = [\"sum.golang.org\"]\nsumdb_nosum = \"corp.example\"\n",
+        )
+        .unwrap();
+        let config = Some(file);
+        let from_file =
+            resolve_config_sumdb(&None, &None, &config, &SumdbFlags::default()).unwrap();
+        assert_eq!(from_file.sumdb_key_file, Some(PathBuf::from("/file.key")));
+        assert_eq!(from_file.sumdb_proxy.sumdb_proxy.len(), 1);
+        assert!(!from_file.sumdb_proxy.sumdb_proxy_default);
+        assert_eq!(from_file.sumdb_proxy.sumdb_nosum, "corp.example");
+
+        let flags = SumdbFlags {
+            sumdb_key_file: Some(PathBuf::from("/flag.key")),
+            sumdb_proxy: vec!["off".into()],
+            ..SumdbFlags::default()
+        };
+        let cfg = resolve_config_sumdb(&None, &None, &config, &flags).unwrap();
+        assert_eq!(
+            cfg.sumdb_key_file,
+            Some(PathBuf::from("/flag.key")),
+            "flag beats file"
+        );
+        assert!(
+            cfg.sumdb_proxy.sumdb_proxy.is_empty(),
+            "flag off beats file"
+        );
+        assert_eq!(
+            cfg.sumdb_proxy.sumdb_nosum, "corp.example",
+            "unset flag: file"
+        );
+    }
 }
