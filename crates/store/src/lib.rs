@@ -96,7 +96,7 @@ impl std::fmt::Debug for GetResult {
 }
 
 /// The read buffer size of streaming reads: memory per open download is about this much.
-pub const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 128 * 1024;
 
 /// How [`Store::put`] treats an existing object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
