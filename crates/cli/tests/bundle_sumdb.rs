@@ -10,16 +10,8 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use modferry_formats::module::{escape_path, escape_version};
 use modferry_service::sumdb::testing::TestDb;
 use util::*;
-
-struct Mod {
-    path: &'static str,
-    version: &'static str,
-    go_mod: &'static str,
-    files: &'static [(&'static str, &'static str)],
-}
 
 const DEP: Mod = Mod {
     path: "example.com/dep",
@@ -58,42 +50,6 @@ fn ok(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Publishes `m` into the proxy directory `upstream`; returns `(zip h1, go.mod h1)`.
-fn publish(dir: &Path, upstream: &Path, m: &Mod) -> (String, String) {
-    let tree = dir.join("trees").join(m.path).join(m.version);
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::write(tree.join("go.mod"), m.go_mod).unwrap();
-    for (name, content) in m.files {
-        std::fs::write(tree.join(name), content).unwrap();
-    }
-    let vdir = upstream.join(escape_path(m.path).unwrap()).join("@v");
-    std::fs::create_dir_all(&vdir).unwrap();
-    let base = vdir.join(escape_version(m.version).unwrap());
-    let zip = PathBuf::from(format!("{}.zip", base.display()));
-    oracle(&[
-        "create",
-        m.path,
-        m.version,
-        tree.to_str().unwrap(),
-        zip.to_str().unwrap(),
-    ]);
-    let mod_file = PathBuf::from(format!("{}.mod", base.display()));
-    std::fs::write(&mod_file, m.go_mod).unwrap();
-    std::fs::write(
-        format!("{}.info", base.display()),
-        format!(
-            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-            m.version
-        ),
-    )
-    .unwrap();
-    std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
-    (
-        oracle(&["hashzip", zip.to_str().unwrap()]),
-        oracle(&["hashmod", mod_file.to_str().unwrap()]),
-    )
 }
 
 /// A consumer of LIB (and DEP) with an empty go.sum.

@@ -235,3 +235,50 @@ impl Drop for GoEnv {
             .status();
     }
 }
+
+/// A module version to publish into a proxy directory.
+pub struct Mod {
+    pub path: &'static str,
+    pub version: &'static str,
+    pub go_mod: &'static str,
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// Publishes `m` into the proxy directory `upstream` (zip made by x/mod through the oracle);
+/// returns `(zip h1, go.mod h1)`.
+pub fn publish(dir: &Path, upstream: &Path, m: &Mod) -> (String, String) {
+    let tree = dir.join("trees").join(m.path).join(m.version);
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("go.mod"), m.go_mod).unwrap();
+    for (name, content) in m.files {
+        std::fs::write(tree.join(name), content).unwrap();
+    }
+    let vdir = upstream
+        .join(modferry_formats::module::escape_path(m.path).unwrap())
+        .join("@v");
+    std::fs::create_dir_all(&vdir).unwrap();
+    let base = vdir.join(modferry_formats::module::escape_version(m.version).unwrap());
+    let zip = PathBuf::from(format!("{}.zip", base.display()));
+    oracle(&[
+        "create",
+        m.path,
+        m.version,
+        tree.to_str().unwrap(),
+        zip.to_str().unwrap(),
+    ]);
+    let mod_file = PathBuf::from(format!("{}.mod", base.display()));
+    std::fs::write(&mod_file, m.go_mod).unwrap();
+    std::fs::write(
+        format!("{}.info", base.display()),
+        format!(
+            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
+            m.version
+        ),
+    )
+    .unwrap();
+    std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
+    (
+        oracle(&["hashzip", zip.to_str().unwrap()]),
+        oracle(&["hashmod", mod_file.to_str().unwrap()]),
+    )
+}
