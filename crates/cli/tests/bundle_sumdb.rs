@@ -5,30 +5,15 @@
 //! stores the lookups and tiles an offline client needs; `bundle export` carries them;
 //! `bundle import` checks them; `serve --offline` answers the go command from them.
 
+mod sumdb_fixture;
 mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use modferry_service::sumdb::testing::TestDb;
+use sumdb_fixture::*;
 use util::*;
-
-const DEP: Mod = Mod {
-    path: "example.com/dep",
-    version: "v1.0.0",
-    go_mod: "module example.com/dep\n\ngo 1.21\n",
-    files: &[("dep.go", "package dep\n\nconst Name = \"dep\"\n")],
-};
-
-const LIB: Mod = Mod {
-    path: "example.com/Upper/lib/v2",
-    version: "v2.1.0",
-    go_mod: "module example.com/Upper/lib/v2\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n",
-    files: &[(
-        "lib.go",
-        "package lib\n\nimport \"example.com/dep\"\n\nfunc Lib() string { return \"lib+\" + dep.Name }\n",
-    )],
-};
 
 const DB_NAME: &str = "sum.airgap-e2e.test";
 
@@ -50,30 +35,6 @@ fn ok(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A consumer of LIB (and DEP) with an empty go.sum.
-fn consumer(dir: &Path) -> PathBuf {
-    let c = dir.join("consumer");
-    std::fs::create_dir_all(&c).unwrap();
-    std::fs::write(
-        c.join("go.mod"),
-        format!(
-            "module example.com/consumer\n\ngo 1.21\n\nrequire (\n\t{} {}\n\t{} {} // indirect\n)\n",
-            LIB.path, LIB.version, DEP.path, DEP.version
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        c.join("main.go"),
-        format!(
-            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{}\"\n)\n\nfunc main() {{ fmt.Println(lib.Lib()) }}\n",
-            LIB.path
-        ),
-    )
-    .unwrap();
-    let _ = std::fs::remove_file(c.join("go.sum"));
-    c
 }
 
 /// `go mod download all` and `go build` of the consumer through `mirror` with only

@@ -10,54 +10,15 @@
 //! Two databases stand for sum.golang.org: an in-memory one built in the test from our own
 //! note/tlog formats (`sumdb::testing::TestDb`), and a first modferry serving its own database.
 
+mod sumdb_fixture;
 mod util;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use modferry_service::sumdb::testing::TestDb;
+use sumdb_fixture::*;
 use util::*;
-
-const DEP: Mod = Mod {
-    path: "example.com/dep",
-    version: "v1.0.0",
-    go_mod: "module example.com/dep\n\ngo 1.21\n",
-    files: &[("dep.go", "package dep\n\nconst Name = \"dep\"\n")],
-};
-
-const LIB: Mod = Mod {
-    path: "example.com/Upper/lib/v2",
-    version: "v2.1.0",
-    go_mod: "module example.com/Upper/lib/v2\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n",
-    files: &[(
-        "lib.go",
-        "package lib\n\nimport \"example.com/dep\"\n\nfunc Lib() string { return \"lib+\" + dep.Name }\n",
-    )],
-};
-
-/// A consumer of LIB (and DEP) with an empty go.sum: go must ask the database for everything.
-fn consumer(dir: &Path) -> PathBuf {
-    let c = dir.join("consumer");
-    std::fs::create_dir_all(&c).unwrap();
-    std::fs::write(
-        c.join("go.mod"),
-        format!(
-            "module example.com/consumer\n\ngo 1.21\n\nrequire (\n\t{} {}\n\t{} {} // indirect\n)\n",
-            LIB.path, LIB.version, DEP.path, DEP.version
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        c.join("main.go"),
-        format!(
-            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{}\"\n)\n\nfunc main() {{ fmt.Println(lib.Lib()) }}\n",
-            LIB.path
-        ),
-    )
-    .unwrap();
-    let _ = std::fs::remove_file(c.join("go.sum"));
-    c
-}
 
 /// A go environment with `GOSUMDB=<vkey>` only: the database is reached through GOPROXY.
 fn go_env(mirror: &str, vkey: &str) -> GoEnv {
