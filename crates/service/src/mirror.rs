@@ -199,15 +199,11 @@ impl Mirror {
         }
     }
 
-    fn key(k: Result<Key, modferry_store::StoreError>) -> Result<Key, ApiError> {
-        k.map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
-
     /// Side data about a module's list (`.modferry/meta/<kind>/<escaped>/@v/list`): the
     /// upstream's last `@v/list` or `@latest` answer; its age is the object's modification time.
     fn side_key(module: &str, kind: &str) -> Result<Key, ApiError> {
-        let list = Self::key(layout::list(module))?;
-        Self::key(layout::meta(kind, &list))
+        let list = store_key(layout::list(module))?;
+        store_key(layout::meta(kind, &list))
     }
 
     // ---- negative cache -------------------------------------------------------------------
@@ -245,7 +241,7 @@ impl Mirror {
         version: &str,
         kind: FileKind,
     ) -> Result<(Bytes, Arc<str>), ApiError> {
-        let key = Self::key(layout::version_file(module, version, kind))?;
+        let key = store_key(layout::version_file(module, version, kind))?;
         if let Some(hit) = self.cache_get(key.as_str()) {
             return Ok(hit);
         }
@@ -321,7 +317,7 @@ impl Mirror {
             body.push_str(v);
             body.push('\n');
         }
-        let key = Self::key(layout::list(module))?;
+        let key = store_key(layout::list(module))?;
         self.store
             .put(&key, Payload::Bytes(Bytes::from(body)), PutMode::Overwrite)
             .await
@@ -476,7 +472,7 @@ impl Mirror {
     async fn latest_from_store(&self, module: &str) -> Result<Bytes, ApiError> {
         let versions = self.stored_versions(module).await?;
         let best = pick_latest(&versions).ok_or_else(|| self.miss(&format!("{module}@latest")))?;
-        let key = Self::key(layout::info(module, &best))?;
+        let key = store_key(layout::info(module, &best))?;
         self.store
             .get_bytes(&key, SMALL_FILE_LIMIT)
             .await
@@ -543,8 +539,8 @@ impl Mirror {
         version: &str,
     ) -> Result<(), ApiError> {
         Self::check_canonical(module, version)?;
-        let info_key = Self::key(layout::info(module, version))?;
-        let mod_key = Self::key(layout::go_mod(module, version))?;
+        let info_key = store_key(layout::info(module, version))?;
+        let mod_key = store_key(layout::go_mod(module, version))?;
         if self.exists(&info_key).await? && self.exists(&mod_key).await? {
             return Ok(());
         }
@@ -612,7 +608,7 @@ impl Mirror {
     /// Makes sure the zip (and `.info`/`.mod`) of a canonical version are stored.
     pub async fn ensure_zip(self: &Arc<Self>, module: &str, version: &str) -> Result<(), ApiError> {
         Self::check_canonical(module, version)?;
-        let zip_key = Self::key(layout::zip(module, version))?;
+        let zip_key = store_key(layout::zip(module, version))?;
         if self.exists(&zip_key).await? {
             return Ok(());
         }
@@ -688,7 +684,7 @@ impl Mirror {
                 })?;
 
         // The zip's go.mod must be the .mod we serve for this version.
-        let mod_key = Self::key(layout::go_mod(m, v))?;
+        let mod_key = store_key(layout::go_mod(m, v))?;
         let served_mod = self
             .store
             .get_bytes(&mod_key, modzip::MAX_GO_MOD)
@@ -723,7 +719,7 @@ impl Mirror {
             )
             .await
             .map_err(|e| ApiError::from_store(&e))?;
-        let hash_key = Self::key(layout::ziphash(m, v))?;
+        let hash_key = store_key(layout::ziphash(m, v))?;
         // The .ziphash describes the zip actually stored: ours, or the one another writer
         // stored first (verified against ours).
         let h1 = match outcome {
@@ -904,6 +900,12 @@ impl Mirror {
         }
         Ok(true)
     }
+}
+
+/// A store key from the layout; a module path or version that cannot name one is the
+/// client's error (400).
+pub(crate) fn store_key(k: Result<Key, modferry_store::StoreError>) -> Result<Key, ApiError> {
+    k.map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// The go.mod the go command synthesizes for a version without one (`coderepo.go`,

@@ -19,7 +19,7 @@ use modferry_store::{FileKind, Key, layout};
 
 use crate::error::ApiError;
 use crate::http::{content_etag, etag_matches, parse_range, percent_decode};
-use crate::mirror::Mirror;
+use crate::mirror::{Mirror, store_key};
 
 /// `Cache-Control` for files of canonical versions: they never change.
 const IMMUTABLE: &str = "public, max-age=604800, immutable";
@@ -179,7 +179,7 @@ async fn handle(mirror: &Arc<Mirror>, req: Request) -> Result<Response, ApiError
         Endpoint::Zip { module, version } => {
             require_canonical(&module, &version)?;
             mirror.ensure_zip(&module, &version).await?;
-            let key = key(layout::zip(&module, &version))?;
+            let key = store_key(layout::zip(&module, &version))?;
             serve_file(mirror, headers, &key, "application/zip", true).await
         }
         Endpoint::SumdbSupported { name } => {
@@ -205,10 +205,6 @@ fn sumdb_for<'a>(
             "this mirror does not serve the checksum database {name}; go will contact it directly"
         ))
     })
-}
-
-fn key(k: Result<Key, modferry_store::StoreError>) -> Result<Key, ApiError> {
-    k.map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// Canonical as the go command means it: `module.CanonicalVersion` keeps `+incompatible`.
