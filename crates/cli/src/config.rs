@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use modferry_store::S3Settings;
 use serde::{Deserialize, Serialize};
 
 /// Flags of `modferry serve`. All optional: unset ones fall back to the file, then defaults.
@@ -17,7 +18,8 @@ pub struct ServeArgs {
     #[arg(long, env = "MODFERRY_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Store: a directory (laid out like $GOMODCACHE/cache/download), file://DIR or
-    /// s3://BUCKET[/PREFIX] (AWS_* variables, docs/configuration.md) [default: ./modferry-data]
+    /// s3://BUCKET[/PREFIX] (AWS_* variables or the file's [s3] table, docs/configuration.md)
+    /// [default: ./modferry-data]
     #[arg(long, env = "MODFERRY_STORE", value_name = "STORE")]
     pub store: Option<PathBuf>,
     /// Upstream list with GOPROXY syntax: URLs separated by ',' (fall through on 404/410)
@@ -72,6 +74,10 @@ pub struct ServeArgs {
     /// The longest a git process may run before it is killed [default: 10m]
     #[arg(long, env = "MODFERRY_GIT_TIMEOUT", value_name = "DURATION")]
     pub git_timeout: Option<String>,
+    /// How long a replica's lease on a fetch, and on appending to the own checksum database,
+    /// holds if the replica dies (s3:// stores only; 1s to 1h) [default: 60s]
+    #[arg(long, env = "MODFERRY_LEASE_TTL", value_name = "DURATION")]
+    pub lease_ttl: Option<String>,
     /// Checksum-database settings (shared with sync and bundle)
     #[command(flatten)]
     pub sumdb: SumdbFlags,
@@ -139,6 +145,9 @@ pub struct FileConfig {
     pub sumdb_latest_ttl: Option<String>,
     pub sumdb_nosum: Option<String>,
     pub sumdb_fail_open: Option<bool>,
+    pub lease_ttl: Option<String>,
+    /// The `[s3]` table: settings of `s3://` stores.
+    pub s3: Option<S3File>,
 }
 
 /// Log output format.
@@ -177,6 +186,13 @@ pub struct ServeConfig {
     /// Proxied checksum databases (proxy mode).
     #[serde(flatten)]
     pub sumdb_proxy: SumdbProxySettings,
+    /// Validity of replica leases (fills and the own checksum database's writer lease),
+    /// used when the store is an object store shared by replicas.
+    #[serde(serialize_with = "ser_duration")]
+    pub lease_ttl: Duration,
+    /// Settings of `s3://` stores: the `AWS_*` environment over the file's `[s3]` table.
+    #[serde(skip_serializing_if = "S3Section::is_hidden")]
+    pub s3: S3Section,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -208,8 +224,18 @@ impl ServeConfig {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("invalid log_format {other:?}: expected \"text\" or \"json\""),
         };
+        let lease_text = pick(&args.lease_ttl, &file.lease_ttl)
+            .unwrap_or_else(|| format_duration(modferry_service::lease::DEFAULT_LEASE_TTL));
+        let lease_ttl = parse_lease_ttl(&lease_text)?;
+        let store_is_s3 = args
+            .store
+            .as_ref()
+            .or(file.store.as_ref())
+            .is_some_and(|s| s.to_string_lossy().starts_with("s3://"));
         Ok(ServeConfig {
             // Before `store`, which moves out of `file`.
+            s3: S3Section::resolve(file.s3.as_ref(), store_is_s3, env_var)?,
+            lease_ttl,
             git: GitSettings::resolve(args, &file)?,
             sumdb_proxy: SumdbProxySettings::resolve(args, &file)?,
             listen,
@@ -585,6 +611,328 @@ pub fn parse_sumdb_spec(spec: &str) -> Result<SumdbProxySpec> {
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// lease_ttl and [s3]: object-store settings (docs/configuration.md, "Object storage")
+
+/// The shortest `lease_ttl`: below it a normal fetch outlives its lease and replicas fetch
+/// the same file twice.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// The longest `lease_ttl`: a dead replica's lease holds up the others this long.
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(3600);
+
+/// Parses `lease_ttl`, which must lie in [`MIN_LEASE_TTL`]..=[`MAX_LEASE_TTL`].
+fn parse_lease_ttl(text: &str) -> Result<Duration> {
+    let ttl = parse_duration(text).with_context(|| format!("invalid lease_ttl {text:?}"))?;
+    if !(MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&ttl) {
+        bail!(
+            "invalid lease_ttl {text:?}: must be between {} and {}",
+            format_duration(MIN_LEASE_TTL),
+            format_duration(MAX_LEASE_TTL)
+        );
+    }
+    Ok(ttl)
+}
+
+/// S3's smallest part (all but the last) and largest part of a multipart upload.
+const PART_SIZE_RANGE: std::ops::RangeInclusive<u64> = (5 << 20)..=(5 << 30);
+
+/// The most parts of one upload sent at once.
+const MAX_UPLOAD_CONCURRENCY: usize = 64;
+
+/// The `[s3]` table of the configuration file, as written (all optional).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct S3File {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub session_token: Option<String>,
+    pub allow_http: Option<bool>,
+    /// A size: a number of bytes or a string such as `"16MiB"`.
+    pub part_size: Option<toml::Value>,
+    pub upload_concurrency: Option<usize>,
+    pub request_timeout: Option<String>,
+}
+
+impl std::fmt::Debug for S3File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3File")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_http", &self.allow_http)
+            .field("part_size", &self.part_size)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+impl S3File {
+    /// The table as store settings, each value checked; errors name the key.
+    fn settings(&self) -> Result<S3Settings> {
+        let text = |key: &str, v: &Option<String>| -> Result<Option<String>> {
+            match v {
+                Some(v) if v.trim().is_empty() => {
+                    bail!("invalid s3.{key}: empty; remove the key or give a value")
+                }
+                other => Ok(other.clone()),
+            }
+        };
+        let endpoint = text("endpoint", &self.endpoint)?;
+        if let Some(e) = &endpoint {
+            let rest = e
+                .strip_prefix("http://")
+                .or_else(|| e.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+                bail!(
+                    "invalid s3.endpoint {e:?}: want an http:// or https:// URL, e.g. http://127.0.0.1:8333"
+                );
+            }
+        }
+        let secret = match (&self.secret_access_key, &self.secret_access_key_file) {
+            (Some(_), Some(_)) => {
+                bail!("s3.secret_access_key and s3.secret_access_key_file are both set: keep one")
+            }
+            (_, Some(path)) => Some(read_secret_file(path)?),
+            (secret, None) => text("secret_access_key", secret)?,
+        };
+        let part_size = match &self.part_size {
+            None => None,
+            Some(v) => Some(parse_part_size(v)?),
+        };
+        if let Some(n) = self.upload_concurrency
+            && !(1..=MAX_UPLOAD_CONCURRENCY).contains(&n)
+        {
+            bail!(
+                "invalid s3.upload_concurrency {n}: must be between 1 and {MAX_UPLOAD_CONCURRENCY}"
+            );
+        }
+        let request_timeout = match &self.request_timeout {
+            None => None,
+            Some(t) => {
+                let d = parse_duration(t)
+                    .with_context(|| format!("invalid s3.request_timeout {t:?}"))?;
+                if d.is_zero() {
+                    bail!("invalid s3.request_timeout {t:?}: must be more than 0s");
+                }
+                Some(d)
+            }
+        };
+        Ok(S3Settings {
+            endpoint,
+            region: text("region", &self.region)?,
+            access_key_id: text("access_key_id", &self.access_key_id)?,
+            secret_access_key: secret,
+            session_token: text("session_token", &self.session_token)?,
+            allow_http: self.allow_http,
+            part_size,
+            upload_concurrency: self.upload_concurrency,
+            request_timeout,
+        })
+    }
+}
+
+/// Reads `secret_access_key_file`: the whole file, trailing line breaks removed. The error
+/// never contains the file's content.
+fn read_secret_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "invalid s3.secret_access_key_file: cannot read {}",
+            path.display()
+        )
+    })?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        bail!(
+            "invalid s3.secret_access_key_file: {} is empty",
+            path.display()
+        );
+    }
+    Ok(secret.to_owned())
+}
+
+/// Parses `part_size`: a number of bytes, or a string `<n>`, `<n>KiB`, `<n>MiB` or `<n>GiB`,
+/// within S3's part limits (5 MiB to 5 GiB).
+fn parse_part_size(v: &toml::Value) -> Result<usize> {
+    let hint = "want a size from 5MiB to 5GiB, e.g. \"16MiB\" or 16777216";
+    let bytes = match v {
+        toml::Value::Integer(n) => u64::try_from(*n).ok(),
+        toml::Value::String(t) => parse_size(t),
+        _ => None,
+    };
+    match bytes {
+        Some(n) if PART_SIZE_RANGE.contains(&n) => {
+            usize::try_from(n).with_context(|| format!("invalid s3.part_size {v}: too large"))
+        }
+        _ => bail!("invalid s3.part_size {v}: {hint}"),
+    }
+}
+
+/// `<n>` bytes or `<n>KiB`/`<n>MiB`/`<n>GiB`; `None` if malformed or too large.
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().ok()?;
+    let shift = match t[digits..].trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
+/// Formats a size in the syntax [`parse_size`] reads (the largest exact unit).
+fn format_size(n: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if n != 0 && n.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+/// The process environment, for the `AWS_*` variables.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The effective settings of `s3://` stores: the `AWS_*` environment layered over the file's
+/// `[s3]` table ([`S3Settings::over`]: each variable that is set wins; credentials as one
+/// unit), then the defaults. Printed by `--print-config` as `[s3]`, secrets redacted.
+#[derive(Debug, Clone, Default)]
+pub struct S3Section {
+    /// What the store is opened with ([`modferry_store::open_store_with`]).
+    pub settings: S3Settings,
+    /// The file the effective secret was read from (the file's credentials are in use).
+    secret_file: Option<PathBuf>,
+    /// Whether `--print-config` shows the table: for an `s3://` store, or a file with `[s3]`.
+    shown: bool,
+}
+
+impl S3Section {
+    /// Resolves the file's `[s3]` table under the environment `env` looks up.
+    pub fn resolve(
+        file: Option<&S3File>,
+        store_is_s3: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<S3Section> {
+        let from_file = match file {
+            Some(f) => f.settings()?,
+            None => S3Settings::default(),
+        };
+        let from_env = S3Settings::from_lookup(env);
+        let settings = from_env.over(&from_file);
+        let file_creds = !from_env.has_credentials();
+        if file_creds {
+            match (&settings.access_key_id, &settings.secret_access_key) {
+                (Some(_), None) => bail!(
+                    "s3.access_key_id is set without a secret: set s3.secret_access_key or s3.secret_access_key_file"
+                ),
+                (None, Some(_)) => {
+                    bail!("s3.secret_access_key is set without s3.access_key_id: set both")
+                }
+                _ => {}
+            }
+        }
+        Ok(S3Section {
+            secret_file: file
+                .and_then(|f| f.secret_access_key_file.clone())
+                .filter(|_| file_creds),
+            shown: store_is_s3 || file.is_some(),
+            settings,
+        })
+    }
+
+    fn is_hidden(&self) -> bool {
+        !self.shown
+    }
+}
+
+/// `[s3]` as `--print-config` shows it: defaults filled in, secrets never.
+#[derive(Serialize)]
+struct S3Printed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_access_key: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_access_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'static str>,
+    allow_http: bool,
+    part_size: String,
+    upload_concurrency: usize,
+    request_timeout: String,
+}
+
+/// What `--print-config` prints instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+impl Serialize for S3Section {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = modferry_store::S3Config::new(String::new(), String::new());
+        let e = &self.settings;
+        let secret_set = e.secret_access_key.is_some();
+        S3Printed {
+            endpoint: e.endpoint.clone(),
+            region: e.region.clone().unwrap_or(d.region),
+            access_key_id: e.access_key_id.clone(),
+            secret_access_key: (secret_set && self.secret_file.is_none()).then_some(REDACTED),
+            secret_access_key_file: self.secret_file.clone().filter(|_| secret_set),
+            session_token: e.session_token.as_ref().map(|_| REDACTED),
+            allow_http: e.allow_http.unwrap_or_else(|| {
+                e.endpoint
+                    .as_ref()
+                    .is_some_and(|ep| ep.starts_with("http://"))
+            }),
+            part_size: format_size(e.part_size.unwrap_or(d.part_size) as u64),
+            upload_concurrency: e.upload_concurrency.unwrap_or(d.upload_concurrency),
+            request_timeout: format_duration(e.request_timeout.unwrap_or(d.request_timeout)),
+        }
+        .serialize(s)
+    }
+}
+
+/// `--config FILE` of the commands that take a STORE but no other setting of the file
+/// (`store copy`, `sumdb init|audit`, `verify --store`): only the file's `[s3]` table applies
+/// (the whole file is still checked for unknown keys).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct S3ConfigFlag {
+    /// TOML configuration file: only its [s3] table applies (docs/configuration.md)
+    #[arg(long = "config", env = "MODFERRY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl S3ConfigFlag {
+    /// The settings `s3://` stores are opened with: the `AWS_*` environment over the file's
+    /// `[s3]` table.
+    pub fn s3_settings(&self) -> Result<S3Settings> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(S3Section::resolve(file.s3.as_ref(), true, env_var)?.settings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,6 +1072,276 @@ mod tests {
             let err = format!("{:#}", ServeConfig::resolve(&args).unwrap_err());
             assert!(err.contains("PREFIX=URL"), "{bad}: {err}");
         }
+    }
+
+    /// The `[s3]` table of `text` resolved under the environment `env`.
+    fn s3_section(text: &str, env: &[(&str, &str)]) -> Result<S3Section> {
+        let file: FileConfig = toml::from_str(text)?;
+        S3Section::resolve(file.s3.as_ref(), true, |name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    /// ([s3] table, what the one-line error says).
+    const S3_BAD_VALUES: &[(&str, &str)] = &[
+        ("endpoint = \"127.0.0.1:8333\"", "invalid s3.endpoint"),
+        ("endpoint = \"ftp://h\"", "invalid s3.endpoint"),
+        ("endpoint = \"http://\"", "invalid s3.endpoint"),
+        ("region = \"\"", "invalid s3.region: empty"),
+        ("access_key_id = \" \"", "invalid s3.access_key_id: empty"),
+        (
+            "access_key_id = \"id\"",
+            "s3.access_key_id is set without a secret",
+        ),
+        (
+            "secret_access_key = \"s\"",
+            "s3.secret_access_key is set without s3.access_key_id",
+        ),
+        (
+            "secret_access_key = \"s\"\nsecret_access_key_file = \"/nonexistent\"",
+            "both set",
+        ),
+        (
+            "secret_access_key_file = \"/nonexistent/secret\"",
+            "invalid s3.secret_access_key_file: cannot read /nonexistent/secret",
+        ),
+        ("part_size = \"4MiB\"", "invalid s3.part_size \"4MiB\""),
+        ("part_size = 1024", "invalid s3.part_size 1024"),
+        ("part_size = \"6GiB\"", "invalid s3.part_size"),
+        ("part_size = \"16 megabytes\"", "invalid s3.part_size"),
+        ("part_size = -1", "invalid s3.part_size"),
+        ("upload_concurrency = 0", "invalid s3.upload_concurrency 0"),
+        (
+            "upload_concurrency = 65",
+            "invalid s3.upload_concurrency 65",
+        ),
+        (
+            "request_timeout = \"0s\"",
+            "invalid s3.request_timeout \"0s\"",
+        ),
+        (
+            "request_timeout = \"soon\"",
+            "invalid s3.request_timeout \"soon\"",
+        ),
+    ];
+
+    #[test]
+    fn s3_bad_values_give_one_line_errors_naming_the_key() {
+        for (table, want) in S3_BAD_VALUES {
+            let text = format!("[s3]\n{table}\n");
+            let err = format!("{:#}", s3_section(&text, &[]).expect_err(table));
+            assert!(err.contains(want), "{table}: {err}");
+            assert!(!err.contains('\n'), "{table}: not one line: {err}");
+        }
+    }
+
+    #[test]
+    fn s3_unknown_keys_are_errors() {
+        let err = format!(
+            "{:#}",
+            s3_section("[s3]\nsecret_key = \"x\"\n", &[]).unwrap_err()
+        );
+        assert!(err.contains("unknown field `secret_key`"), "{err}");
+    }
+
+    /// (environment, want endpoint, key id, secret).
+    type S3Layer = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    const S3_ENV_OVER_FILE: &[S3Layer] = &[
+        (&[], "http://file:8333", "file-id", "file-secret"),
+        (
+            &[("AWS_ENDPOINT_URL_S3", "http://env:8333")],
+            "http://env:8333",
+            "file-id",
+            "file-secret",
+        ),
+        (
+            &[
+                ("AWS_ACCESS_KEY_ID", "env-id"),
+                ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+            ],
+            "http://file:8333",
+            "env-id",
+            "env-secret",
+        ),
+        (
+            &[("AWS_ENDPOINT_URL", ""), ("AWS_ACCESS_KEY_ID", "")],
+            "http://file:8333",
+            "file-id",
+            "file-secret",
+        ),
+    ];
+
+    #[test]
+    fn s3_environment_beats_the_file_and_the_file_beats_the_default() {
+        let text = "[s3]\nendpoint = \"http://file:8333\"\naccess_key_id = \"file-id\"\n\
+                    secret_access_key = \"file-secret\"\npart_size = \"16MiB\"\n";
+        for (env, endpoint, id, secret) in S3_ENV_OVER_FILE {
+            let s = s3_section(text, env).unwrap().settings;
+            assert_eq!(s.endpoint.as_deref(), Some(*endpoint), "{env:?}");
+            assert_eq!(s.access_key_id.as_deref(), Some(*id), "{env:?}");
+            assert_eq!(s.secret_access_key.as_deref(), Some(*secret), "{env:?}");
+            assert_eq!(s.part_size, Some(16 << 20), "{env:?}");
+            assert_eq!(s.region, None, "default left to the store");
+        }
+    }
+
+    /// (file content, the secret).
+    const SECRET_FILES: &[(&str, &str)] = &[
+        ("s3cr3t", "s3cr3t"),
+        ("s3cr3t\n", "s3cr3t"),
+        ("s3cr3t\r\n", "s3cr3t"),
+        ("s3cr3t\n\n", "s3cr3t"),
+        (" s3 cr3t \n", " s3 cr3t "),
+    ];
+
+    #[test]
+    fn s3_secret_file_is_read_with_trailing_line_breaks_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        for (content, want) in SECRET_FILES {
+            std::fs::write(&path, content).unwrap();
+            let text = format!(
+                "[s3]\naccess_key_id = \"id\"\nsecret_access_key_file = {:?}\n",
+                path.display().to_string()
+            );
+            let s = s3_section(&text, &[]).unwrap().settings;
+            assert_eq!(s.secret_access_key.as_deref(), Some(*want), "{content:?}");
+        }
+        std::fs::write(&path, "\n").unwrap();
+        let text = format!(
+            "[s3]\naccess_key_id = \"id\"\nsecret_access_key_file = {:?}\n",
+            path.display().to_string()
+        );
+        let err = format!("{:#}", s3_section(&text, &[]).unwrap_err());
+        assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn print_config_redacts_the_secret_and_the_session_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_path = dir.path().join("secret");
+        std::fs::write(&secret_path, "file-secret-value\n").unwrap();
+        let inline = "store = \"s3://modferry\"\n[s3]\nendpoint = \"http://127.0.0.1:8333\"\n\
+                      access_key_id = \"id\"\nsecret_access_key = \"inline-secret-value\"\n\
+                      session_token = \"token-value\"\n";
+        let from_file = format!(
+            "store = \"s3://modferry\"\n[s3]\naccess_key_id = \"id\"\n\
+             secret_access_key_file = {:?}\n",
+            secret_path.display().to_string()
+        );
+        let mut cfg = ServeConfig::resolve(&ServeArgs::default()).unwrap();
+        for (text, redacted, file_key) in
+            [(inline.to_owned(), true, false), (from_file, false, true)]
+        {
+            cfg.s3 = s3_section(&text, &[]).unwrap();
+            let printed = toml::to_string(&cfg).unwrap();
+            for secret in ["inline-secret-value", "file-secret-value", "token-value"] {
+                assert!(!printed.contains(secret), "{printed}");
+            }
+            let v: toml::Value = toml::from_str(&printed).unwrap();
+            let s3 = &v["s3"];
+            assert_eq!(s3["access_key_id"].as_str(), Some("id"));
+            assert_eq!(
+                s3.get("secret_access_key").and_then(|s| s.as_str()),
+                redacted.then_some(REDACTED),
+                "{printed}"
+            );
+            assert_eq!(s3.get("secret_access_key_file").is_some(), file_key);
+            assert_eq!(
+                s3.get("session_token").and_then(|s| s.as_str()),
+                redacted.then_some(REDACTED)
+            );
+            assert_eq!(s3["region"].as_str(), Some("us-east-1"), "default shown");
+            assert_eq!(s3["part_size"].as_str(), Some("8MiB"));
+            assert_eq!(s3["allow_http"].as_bool(), Some(redacted), "http endpoint");
+        }
+        // A directory store without an [s3] table prints none.
+        cfg.s3 = S3Section::resolve(None, false, |_| None).unwrap();
+        assert!(!toml::to_string(&cfg).unwrap().contains("[s3]"));
+    }
+
+    /// (lease_ttl, want; `None`: rejected).
+    const LEASE_TTLS: &[(&str, Option<u64>)] = &[
+        ("3s", Some(3_000)),
+        ("1s", Some(1_000)),
+        ("60", Some(60_000)),
+        ("1h", Some(3_600_000)),
+        ("0s", None),
+        ("0", None),
+        ("999ms", None),
+        ("1h1s", None),
+        ("2d", None),
+        ("forever", None),
+    ];
+
+    #[test]
+    fn lease_ttl_defaults_to_the_lease_default_and_must_be_from_1s_to_1h() {
+        let cfg = ServeConfig::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(cfg.lease_ttl, modferry_service::lease::DEFAULT_LEASE_TTL);
+        for (text, want) in LEASE_TTLS {
+            let args = ServeArgs {
+                lease_ttl: Some((*text).into()),
+                ..Default::default()
+            };
+            match (ServeConfig::resolve(&args), want) {
+                (Ok(cfg), Some(ms)) => assert_eq!(cfg.lease_ttl.as_millis() as u64, *ms),
+                (Err(e), None) => {
+                    let e = format!("{e:#}");
+                    assert!(e.contains("invalid lease_ttl"), "{text}: {e}");
+                }
+                (got, _) => panic!("{text}: {:?}", got.map(|c| c.lease_ttl)),
+            }
+        }
+        // The file's key, under the flag.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.toml");
+        std::fs::write(&file, "lease_ttl = \"10s\"\n").unwrap();
+        let mut args = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert_eq!(
+            ServeConfig::resolve(&args).unwrap().lease_ttl,
+            Duration::from_secs(10)
+        );
+        args.lease_ttl = Some("3s".into());
+        assert_eq!(
+            ServeConfig::resolve(&args).unwrap().lease_ttl,
+            Duration::from_secs(3)
+        );
+    }
+
+    /// (size text, bytes).
+    const SIZES: &[(&str, Option<u64>)] = &[
+        ("16MiB", Some(16 << 20)),
+        ("5242880", Some(5 << 20)),
+        ("1GiB", Some(1 << 30)),
+        ("512KiB", Some(512 << 10)),
+        ("7B", Some(7)),
+        ("16MB", None),
+        ("MiB", None),
+        ("-1MiB", None),
+        ("99999999999999999999GiB", None),
+    ];
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_format_back() {
+        for (text, want) in SIZES {
+            assert_eq!(parse_size(text), *want, "{text}");
+            if let Some(n) = want {
+                assert_eq!(parse_size(&format_size(*n)), Some(*n), "{text}");
+            }
+        }
+        assert_eq!(format_size(8 << 20), "8MiB");
+        assert_eq!(format_size(1000), "1000");
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn build_sumdb_proxies(
 
 async fn serve(cfg: ServeConfig) -> Result<()> {
     let store_url = cfg.store.to_string_lossy().into_owned();
-    let store: DynStore = modferry_store::open_store(&store_url)
+    let store: DynStore = modferry_store::open_store_with(&store_url, &cfg.s3.settings)
         .await
         .with_context(|| format!("cannot open the store {store_url}"))?;
     let source = build_source(&cfg)?;
@@ -240,9 +240,7 @@ async fn serve(cfg: ServeConfig) -> Result<()> {
         Some(file) => {
             let signer = crate::sumdb::read_signer_key(file)?;
             // Replicas sharing a bucket take the writer lease before appending.
-            let writer_lease = store_url
-                .starts_with("s3://")
-                .then_some(modferry_service::lease::DEFAULT_LEASE_TTL);
+            let writer_lease = store_url.starts_with("s3://").then_some(cfg.lease_ttl);
             let db = modferry_service::sumdb::own::OwnSumdb::open_with_lease(
                 Arc::clone(&store),
                 signer,
@@ -269,9 +267,7 @@ async fn serve(cfg: ServeConfig) -> Result<()> {
             list_ttl: cfg.list_ttl,
             negative_ttl: cfg.negative_ttl,
             // An object store is shared by replicas (docs/scale-out.md): coordinate fetches.
-            lease_ttl: store_url
-                .starts_with("s3://")
-                .then_some(modferry_service::lease::DEFAULT_LEASE_TTL),
+            lease_ttl: store_url.starts_with("s3://").then_some(cfg.lease_ttl),
             ..MirrorConfig::default()
         },
         extras,

@@ -33,9 +33,9 @@ use modferry_store::{DynStore, FileKind, Key, Payload, PutMode, PutOutcome, layo
 pub enum StoreCommand {
     /// Copy every module file (and side data) from one store to another, verifying each.
     ///
-    /// A STORE is a directory, file://DIR or s3://BUCKET[/PREFIX] (AWS_* variables, see
-    /// docs/configuration.md). Existing equal objects are skipped; different ones are
-    /// conflicts (exit 1) and are never replaced.
+    /// A STORE is a directory, file://DIR or s3://BUCKET[/PREFIX] (AWS_* variables or the
+    /// [s3] table of --config, see docs/configuration.md). Existing equal objects are
+    /// skipped; different ones are conflicts (exit 1) and are never replaced.
     Copy(CopyArgs),
 }
 
@@ -51,6 +51,8 @@ pub struct CopyArgs {
     /// Do not print a line per object.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub s3: crate::config::S3ConfigFlag,
 }
 
 /// Runs `modferry store …`.
@@ -80,10 +82,11 @@ struct Tally {
 }
 
 async fn copy(args: CopyArgs) -> Result<ExitCode> {
-    let from = modferry_store::open_store(&args.from)
+    let s3 = args.s3.s3_settings()?;
+    let from = modferry_store::open_store_with(&args.from, &s3)
         .await
         .with_context(|| format!("cannot open the source store {}", args.from))?;
-    let to = modferry_store::open_store(&args.to)
+    let to = modferry_store::open_store_with(&args.to, &s3)
         .await
         .with_context(|| format!("cannot open the target store {}", args.to))?;
     let keys = from
@@ -400,8 +403,12 @@ async fn refresh_list(to: &DynStore, m: &str) -> Result<(), String> {
 
 /// Copies the module files of the store `url` as they are (no checks: the caller verifies
 /// them) into a new temp directory; returns the directory guard and its path. Used by
-/// `modferry verify --store s3://…`, whose checks read files.
-pub fn local_copy(url: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+/// `modferry verify --store s3://…`, whose checks read files. `s3` as for
+/// [`modferry_store::open_store_with`].
+pub fn local_copy(
+    url: &str,
+    s3: &modferry_store::S3Settings,
+) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
     let dir = tempfile::Builder::new()
         .prefix("modferry-verify-")
         .tempdir()
@@ -412,7 +419,7 @@ pub fn local_copy(url: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> 
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = modferry_store::open_store(url)
+        let store = modferry_store::open_store_with(url, s3)
             .await
             .with_context(|| format!("cannot open the store {url}"))?;
         let keys = store

@@ -58,6 +58,8 @@ struct InitArgs {
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    s3: crate::config::S3ConfigFlag,
 }
 
 /// Flags of `modferry sumdb audit`.
@@ -87,6 +89,8 @@ struct AuditArgs {
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    s3: crate::config::S3ConfigFlag,
 }
 
 /// Runs `modferry sumdb …`.
@@ -109,10 +113,11 @@ pub fn read_signer_key(path: &Path) -> Result<Signer> {
     })
 }
 
-/// Opens the store named by `--store`: a directory or an `s3://` URL, as `serve` accepts.
-async fn open_store(store: &Path) -> Result<DynStore> {
+/// Opens the store named by `--store`: a directory or an `s3://` URL, as `serve` accepts,
+/// with the `[s3]` table of `--config`.
+async fn open_store(store: &Path, s3: &crate::config::S3ConfigFlag) -> Result<DynStore> {
     let url = store.to_string_lossy();
-    modferry_store::open_store(&url)
+    modferry_store::open_store_with(&url, &s3.s3_settings()?)
         .await
         .with_context(|| format!("cannot open the store {url}"))
 }
@@ -163,7 +168,7 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         let signer = Signer::parse(&skey)?;
         runtime()?
             .block_on(async {
-                let store = open_store(dir).await?;
+                let store = open_store(dir, &a.s3).await?;
                 Log::open(store, signer).await.map_err(anyhow::Error::from)
             })
             .with_context(|| format!("starting the log in {}", dir.display()))?;
@@ -231,7 +236,7 @@ fn audit(a: AuditArgs) -> Result<ExitCode> {
         (None, None) => bail!("give --key-file or --vkey"),
     };
     let report = runtime()?.block_on(async {
-        let store = open_store(&a.store).await?;
+        let store = open_store(&a.store, &a.s3).await?;
         let public = match &a.against {
             Some(spec) => Some(public_db(spec, &a.nosum)?),
             None => None,

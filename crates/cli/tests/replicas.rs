@@ -9,6 +9,14 @@
 //! - Faults: SeaweedFS stopped during a download cuts the response short (never a complete
 //!   200 with wrong bytes); while stopped, requests get 503 with Retry-After and a one-line
 //!   reason; after a restart the service recovers and nothing partial is visible.
+//! - SeaweedFS stopped in the middle of a large zip's multipart upload (held there by a relay):
+//!   503, nothing partial visible after a restart, and the next request fills the store at once
+//!   (the replica takes over the lease and upload claim it could not remove).
+//! - Immutable conflicts: another writer stores a different `.mod`, a different valid zip, or
+//!   something that is not a zip first; the alarm is raised (log and `/metrics`), the stored
+//!   object is never overwritten, and a non-zip is never served as a zip.
+//! - A replica killed (SIGKILL) while holding a fetch lease: another one waits for the lease to
+//!   expire, takes it over and fetches once.
 //! - `modferry store copy` fs → s3 → fs gives identical files; a corrupt zip is refused by name.
 //!
 //! The upstream is a small Python server over a GOPROXY directory (not our code) that counts
@@ -222,6 +230,17 @@ impl Upstream {
 /// `modferry serve --store s3://BUCKET/PREFIX --upstream UPSTREAM` with the AWS_* variables
 /// of `sw`, on a free port; ready when /healthz answers.
 fn replica(dir: &Path, endpoint: &str, prefix: &str, upstream: &str) -> Proc {
+    replica_with_env(dir, endpoint, prefix, upstream, &[])
+}
+
+/// [`replica`] with more environment variables (e.g. `MODFERRY_LEASE_TTL`).
+fn replica_with_env(
+    dir: &Path,
+    endpoint: &str,
+    prefix: &str,
+    upstream: &str,
+    env: &[(&str, &str)],
+) -> Proc {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let log = dir.join(format!("replica-{port}.log"));
@@ -232,6 +251,7 @@ fn replica(dir: &Path, endpoint: &str, prefix: &str, upstream: &str) -> Proc {
         .args(["--git-cache", dir.join("git").to_str().unwrap()])
         .env_remove("MODFERRY_CONFIG")
         .envs(aws_env(endpoint))
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -263,6 +283,116 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A TCP relay from a replica to SeaweedFS that stalls an upload in the middle: once
+/// `stall_after` bytes in total have gone from clients to the server, the connection whose
+/// bytes crossed that mark forwards nothing more (its request can never complete) until the
+/// server side closes; every other connection is relayed as is. So a test knows for sure that
+/// a large upload has started and is unfinished when it stops the object store. Dropping it
+/// closes every connection (so SeaweedFS, stopped afterwards, has none left open to wait for).
+struct StallingLink {
+    url: String,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sockets: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StallingLink {
+    fn start(endpoint: &str, stall_after: u64) -> StallingLink {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let target = endpoint.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stalled = Arc::new(AtomicBool::new(false));
+        let sockets = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let closing = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let flag = Arc::clone(&stalled);
+        let (all, stop) = (Arc::clone(&sockets), Arc::clone(&closing));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut client) = client else { continue };
+                let Ok(mut server) = TcpStream::connect(&target) else {
+                    // The store is down: the client sees the connection close.
+                    continue;
+                };
+                let mut all = all.lock().unwrap();
+                all.extend(client.try_clone());
+                all.extend(server.try_clone());
+                drop(all);
+                let (Ok(mut client_w), Ok(mut server_r)) = (client.try_clone(), server.try_clone())
+                else {
+                    continue;
+                };
+                let closed = Arc::new(AtomicBool::new(false));
+                let closed_w = Arc::clone(&closed);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_r, &mut client_w);
+                    let _ = client_w.shutdown(Shutdown::Both);
+                    let _ = server_r.shutdown(Shutdown::Both);
+                    closed_w.store(true, Ordering::SeqCst);
+                });
+                let (sent, flag) = (Arc::clone(&sent), Arc::clone(&flag));
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total >= stall_after && !flag.swap(true, Ordering::SeqCst) {
+                            while !closed.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            break;
+                        }
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        StallingLink {
+            url,
+            stalled,
+            sockets,
+            closing,
+        }
+    }
+
+    /// Waits until an upload has stalled (panics after `limit`, with `context`).
+    fn wait_stalled(&self, limit: Duration, context: impl Fn() -> String) {
+        let deadline = Instant::now() + limit;
+        while !self.stalled.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "no upload reached the stall mark: {}",
+                context()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for StallingLink {
+    fn drop(&mut self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.sockets.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        // Wake the accept loop so that it sees `closing`.
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
 /// A response: status, headers (lowercase names), body.
 struct Resp {
     status: u16,
@@ -289,6 +419,20 @@ fn get(url: &str, path: &str) -> Resp {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     parse_resp(&buf)
+}
+
+/// [`get`] that must answer within `limit`; panics with `context()` (e.g. the replica's log)
+/// otherwise.
+fn get_within(url: &str, path: &str, limit: Duration, context: impl Fn() -> String) -> Resp {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (url, path) = (url.to_owned(), path.to_owned());
+    std::thread::spawn(move || {
+        let _ = tx.send(get(&url, &path));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(r) => r,
+        Err(_) => panic!("no answer within {limit:?}: {}", context()),
+    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -514,6 +658,395 @@ fn object_store_down_gives_503_and_the_service_recovers() {
     let lz = get(&r.url, &World::url_path(later, "v1.0.0", "zip"));
     assert_eq!(lz.status, 200, "{}", r.log_text());
     assert_eq!(lz.body, world.file(later, "v1.0.0", "zip"));
+}
+
+/// Waits until a (re)started SeaweedFS takes writes: for a moment after its S3 port opens it
+/// answers some requests with 500.
+fn wait_writable(sw: &seaweed::Seaweed) {
+    use modferry_store::{Key, Payload, PutMode, S3Store, Store};
+    let deadline = Instant::now() + Duration::from_secs(20);
+    block_on(async {
+        let key = Key::new("example.com/probe/@v/list").unwrap();
+        loop {
+            if let Ok(store) = S3Store::open(sw.config("replicas-probe")).await {
+                let body = Payload::Bytes(bytes::Bytes::from_static(b"v1.0.0\n"));
+                if store.put(&key, body, PutMode::Overwrite).await.is_ok()
+                    && store.get_bytes(&key, 64).await.is_ok()
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS takes no writes: {}",
+                sw.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
+/// SeaweedFS stopped while a replica uploads a large zip (a multipart upload through a
+/// temporary object, then a conditional copy): the client gets 503, nothing partial becomes
+/// visible, and after a restart the next request fills the store and serves the same bytes.
+///
+/// The replica downloads the whole zip to a staging file and validates it before it writes
+/// anything to the bucket, so a slow upstream cannot overlap the upload; the relay between
+/// the replica and SeaweedFS holds the upload in the middle instead.
+#[test]
+fn object_store_stopped_during_a_fill_leaves_nothing_partial() {
+    let mut sw = seaweed::Seaweed::start();
+    let m = "example.com/fill";
+    let world = build_world(&[big_module(m, 24 << 20)]);
+    let upstream = Upstream::start(&world, 0.0, 0.0);
+    // 8 MiB parts (S3Config::part_size): 12 MiB sent means the second part is under way.
+    let link = StallingLink::start(&sw.endpoint(), 12 << 20);
+    let prefix = "replicas-fill";
+    let r = replica_with_env(
+        world.dir.path(),
+        &link.url,
+        prefix,
+        &upstream.proc.url,
+        &[("MODFERRY_LOG", "debug,hyper=info,h2=info,reqwest=info")],
+    );
+    let zip_path = World::url_path(m, "v1.0.0", "zip");
+    let want = world.file(m, "v1.0.0", "zip");
+
+    let client = {
+        let (url, path) = (r.url.clone(), zip_path.clone());
+        std::thread::spawn(move || get(&url, &path))
+    };
+    link.wait_stalled(Duration::from_secs(20), || r.log_text());
+    assert_eq!(upstream.count(&zip_path), 1);
+    sw.stop();
+    let resp = client.join().unwrap();
+    let body = String::from_utf8_lossy(&resp.body);
+    assert_eq!(resp.status, 503, "{body}\n{}", r.log_text());
+    assert!(resp.header("retry-after").is_some());
+    assert_eq!(body.lines().count(), 1, "{body}");
+
+    sw.restart();
+    wait_writable(&sw);
+    let zip_key = zip_path.trim_start_matches('/');
+    let raw = |key: &str| sw.filer_status(&format!("/buckets/{}/{prefix}/{key}", seaweed::BUCKET));
+    let claim = format!(".modferry/tmp/claim/{prefix}/{zip_key}");
+    let open = || async {
+        modferry_store::S3Store::open(sw.config(prefix))
+            .await
+            .unwrap()
+    };
+    // Nothing partial: no object at the zip's key, neither through S3 nor in the filer, and the
+    // keys visible as module files are the .info, .mod and list stored before the zip.
+    let visible = block_on(async {
+        let store = open().await;
+        let key = modferry_store::Key::new(zip_key).unwrap();
+        assert!(
+            modferry_store::Store::head(&store, &key)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        modferry_store::Store::list(&store, "").await.unwrap()
+    });
+    assert_eq!(raw(zip_key), Some(404));
+    let module_files: Vec<&str> = visible
+        .iter()
+        .map(|k| k.as_str())
+        .filter(|k| !k.starts_with(".modferry/"))
+        .collect();
+    let dir = zip_key.trim_end_matches("v1.0.0.zip");
+    assert_eq!(
+        module_files,
+        [
+            format!("{dir}list"),
+            format!("{dir}v1.0.0.info"),
+            format!("{dir}v1.0.0.mod")
+        ],
+        "{visible:?}"
+    );
+
+    // The next request fills the store (fetching again: the staging file is gone) and serves
+    // the same bytes, promptly: what the failed fill left behind does not hold it up.
+    let again = get_within(&r.url, &zip_path, Duration::from_secs(10), || r.log_text());
+    assert_eq!(again.status, 200, "{}", r.log_text());
+    assert!(again.body == want, "different bytes after the fault");
+    assert_eq!(upstream.count(&zip_path), 2);
+    let (stored, leases) = block_on(async {
+        let store = open().await;
+        let key = modferry_store::Key::new(zip_key).unwrap();
+        let stored = modferry_store::Store::get_bytes(&store, &key, 64 << 20)
+            .await
+            .unwrap();
+        let lease_prefix = modferry_store::layout::meta_prefix("lease").unwrap();
+        let leases = modferry_store::Store::list(&store, &lease_prefix)
+            .await
+            .unwrap();
+        (stored, leases)
+    });
+    assert!(stored.is_some_and(|b| b == want), "stored zip differs");
+    assert!(leases.is_empty(), "{leases:?}");
+    assert_eq!(raw(&claim), Some(404), "the upload claim is left behind");
+}
+
+/// The bytes stored at `key` under `prefix`, read through the store crate.
+fn bucket_get(sw: &seaweed::Seaweed, prefix: &str, key: &str) -> Option<Vec<u8>> {
+    block_on(async {
+        let store = modferry_store::S3Store::open(sw.config(prefix))
+            .await
+            .unwrap();
+        let key = modferry_store::Key::new(key).unwrap();
+        modferry_store::Store::get_bytes(&store, &key, 64 << 20)
+            .await
+            .unwrap()
+            .map(|b| b.to_vec())
+    })
+}
+
+/// Writes `bytes` at `key` under `prefix` create-only, as another writer would.
+fn bucket_create(sw: &seaweed::Seaweed, prefix: &str, key: &str, bytes: &[u8]) {
+    use modferry_store::{Key, Payload, PutMode, PutOutcome, S3Store, Store};
+    let outcome = block_on(async {
+        let store = S3Store::open(sw.config(prefix)).await.unwrap();
+        let body = Payload::Bytes(bytes::Bytes::copy_from_slice(bytes));
+        store
+            .put(&Key::new(key).unwrap(), body, PutMode::Create)
+            .await
+            .unwrap()
+    });
+    assert_eq!(outcome, PutOutcome::Created, "{key} was already there");
+}
+
+/// `text` without ANSI colour sequences (`ESC [ … m`), as a log file written by a replica has
+/// them around levels and field names.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `modferry_immutable_conflicts_total` of a replica's `/metrics`.
+fn conflicts(url: &str) -> u64 {
+    let text = String::from_utf8(get(url, "/metrics").body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("modferry_immutable_conflicts_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no conflict counter in {text}"))
+}
+
+/// Another writer stores different content at a module file's key while a replica fetches it
+/// from the upstream: the replica's create-only write finds it, raises the alarm (an `error`
+/// log line with `alarm=true`, the `/metrics` counter) and never overwrites it. A different
+/// `.mod` or a different valid zip is kept and served (the go command's go.sum and checksum
+/// database check reject it); an object that is not a zip at all is never served as one.
+#[test]
+fn immutable_conflicts_raise_the_alarm_and_never_overwrite() {
+    let sw = seaweed::shared();
+    let (rival, junk, modc) = (
+        "example.com/conflict/rival",
+        "example.com/conflict/junk",
+        "example.com/conflict/mod",
+    );
+    let world = build_world(&[
+        small_module(rival, "rival"),
+        small_module(junk, "junk"),
+        small_module(modc, "modc"),
+    ]);
+    // A valid zip of the same module version with other content.
+    let other = build_world(&[Module {
+        files: vec![
+            (
+                "go.mod",
+                format!("module {rival}\n\ngo 1.21\n").into_bytes(),
+            ),
+            (
+                "lib.go",
+                b"package rival\n\nconst Rewritten = true\n".to_vec(),
+            ),
+        ],
+        ..small_module(rival, "rival")
+    }]);
+    let upstream = Upstream::start(&world, 1.5, 0.0);
+    let prefix = "replicas-conflict";
+    let r = replica(world.dir.path(), &sw.endpoint(), prefix, &upstream.proc.url);
+    assert_eq!(conflicts(&r.url), 0);
+    let key_of = |path: &str| path.trim_start_matches('/').to_owned();
+
+    // 1. A different .mod stored before the replica fetches .info and .mod.
+    let mod_path = World::url_path(modc, "v1.0.0", "mod");
+    let planted_mod = format!("module {modc}\n\ngo 1.22\n").into_bytes();
+    bucket_create(sw, prefix, &key_of(&mod_path), &planted_mod);
+    let info = get(&r.url, &World::url_path(modc, "v1.0.0", "info"));
+    assert_eq!(info.status, 200, "{}", r.log_text());
+    assert_eq!(info.body, world.file(modc, "v1.0.0", "info"));
+    assert_eq!(conflicts(&r.url), 1, "{}", r.log_text());
+    let served = get(&r.url, &mod_path);
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, planted_mod, "the stored .mod is served");
+    assert_eq!(
+        bucket_get(sw, prefix, &key_of(&mod_path)),
+        Some(planted_mod)
+    );
+
+    // The upstream holds each zip 1.5 s: another writer stores first meanwhile.
+    let fetch_with_rival_write = |module: &str, planted: &[u8]| -> Resp {
+        let path = World::url_path(module, "v1.0.0", "zip");
+        let client = {
+            let (url, path) = (r.url.clone(), path.clone());
+            std::thread::spawn(move || get(&url, &path))
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while upstream.count(&path) == 0 {
+            assert!(Instant::now() < deadline, "no zip fetch: {}", r.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bucket_create(sw, prefix, &key_of(&path), planted);
+        client.join().unwrap()
+    };
+
+    // 2. A different valid zip: kept, .ziphash describes it, served.
+    let rival_zip = other.file(rival, "v1.0.0", "zip");
+    assert_ne!(rival_zip, world.file(rival, "v1.0.0", "zip"));
+    let resp = fetch_with_rival_write(rival, &rival_zip);
+    assert_eq!(resp.status, 200, "{}", r.log_text());
+    assert!(resp.body == rival_zip, "the stored zip is served");
+    assert_eq!(conflicts(&r.url), 2, "{}", r.log_text());
+    let zip_key = key_of(&World::url_path(rival, "v1.0.0", "zip"));
+    assert!(bucket_get(sw, prefix, &zip_key) == Some(rival_zip));
+    let hash_key = key_of(&World::url_path(rival, "v1.0.0", "ziphash"));
+    assert_eq!(
+        bucket_get(sw, prefix, &hash_key),
+        Some(other.sums[0].2.clone().into_bytes())
+    );
+    let log = strip_ansi(&r.log_text());
+    let alarm = log
+        .lines()
+        .find(|l| l.contains("immutable file conflict") && l.contains(&zip_key))
+        .unwrap_or_else(|| panic!("no alarm for {zip_key}: {log}"));
+    assert!(
+        alarm.contains("ERROR") && alarm.contains("alarm=true"),
+        "{alarm}"
+    );
+
+    // 3. Not a zip at all: refused with a one-line reason (and the alarm), now and later,
+    //    and left as it is.
+    let junk_bytes = b"not a zip, written by someone else\n".to_vec();
+    let junk_path = World::url_path(junk, "v1.0.0", "zip");
+    let first = fetch_with_rival_write(junk, &junk_bytes);
+    let again = get(&r.url, &junk_path);
+    for resp in [&first, &again] {
+        let body = String::from_utf8_lossy(&resp.body);
+        assert_eq!(resp.status, 500, "{body}\n{}", r.log_text());
+        assert_eq!(body.lines().count(), 1, "{body}");
+        assert!(body.contains("not a module zip"), "{body}");
+    }
+    assert_eq!(conflicts(&r.url), 3, "{}", r.log_text());
+    assert_eq!(
+        bucket_get(sw, prefix, &key_of(&junk_path)),
+        Some(junk_bytes)
+    );
+    let junk_hash = key_of(&World::url_path(junk, "v1.0.0", "ziphash"));
+    assert_eq!(bucket_get(sw, prefix, &junk_hash), None);
+    assert_eq!(upstream.count(&junk_path), 1);
+}
+
+/// Replica A takes the fetch lease on a zip and is killed (SIGKILL) while its upstream holds
+/// the answer, so its lease stays in the bucket. Replica B, asked for the same zip, waits while
+/// that lease is live, takes it over once it has expired, fetches the zip from the upstream
+/// exactly once and serves the right bytes; no lease is left behind.
+#[test]
+fn a_killed_replicas_lease_is_taken_over_once_it_expires() {
+    let sw = seaweed::shared();
+    let m = "example.com/takeover";
+    let world = build_world(&[small_module(m, "takeover")]);
+    // Same files; A's upstream holds every zip for 10 minutes, B's answers at once.
+    let hanging = Upstream::start(&world, 600.0, 0.0);
+    let prompt = Upstream::start(&world, 0.0, 0.0);
+    let prefix = "replicas-takeover";
+    let ttl = [("MODFERRY_LEASE_TTL", "3s")];
+    let dir = world.dir.path();
+    let mut a = replica_with_env(dir, &sw.endpoint(), prefix, &hanging.proc.url, &ttl);
+    let b = replica_with_env(dir, &sw.endpoint(), prefix, &prompt.proc.url, &ttl);
+    let zip_path = World::url_path(m, "v1.0.0", "zip");
+    let want = world.file(m, "v1.0.0", "zip");
+
+    // A stores .info and .mod, takes the zip's lease and waits for its upstream.
+    let a_client = {
+        let addr = a.url.trim_start_matches("http://").to_owned();
+        let path = zip_path.clone();
+        std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hanging.count(&zip_path) == 0 {
+        assert!(Instant::now() < deadline, "A never asked: {}", a.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lease_key = format!(".modferry/meta/lease/{}", zip_path.trim_start_matches('/'));
+    let lease = bucket_get(sw, prefix, &lease_key).expect("A's lease in the bucket");
+    let lease = String::from_utf8(lease).unwrap();
+    let expires_ms: u64 = lease
+        .lines()
+        .find_map(|l| l.strip_prefix("expires "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("lease body {lease:?}"));
+    let expires = std::time::UNIX_EPOCH + Duration::from_millis(expires_ms);
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let cut = a_client.join().unwrap();
+    assert!(
+        !cut.starts_with(b"HTTP/1.1 200"),
+        "A answered before it died"
+    );
+
+    // B, asked while A's lease is live, waits for it to expire, then fetches.
+    let asked = std::time::SystemTime::now();
+    assert!(asked < expires, "B was asked only after A's lease expired");
+    let resp = get_within(&b.url, &zip_path, Duration::from_secs(20), || b.log_text());
+    let answered = std::time::SystemTime::now();
+    assert_eq!(resp.status, 200, "{}", b.log_text());
+    assert!(resp.body == want, "B served other bytes");
+    assert!(
+        answered >= expires,
+        "B fetched while A's lease was live: {}",
+        b.log_text()
+    );
+    let late = answered.duration_since(expires).unwrap();
+    assert!(
+        late < Duration::from_secs(5),
+        "B answered {late:?} after expiry"
+    );
+    assert!(
+        strip_ansi(&b.log_text()).contains("taking over an expired lease"),
+        "{}",
+        b.log_text()
+    );
+    assert_eq!(hanging.count(&zip_path), 1, "A's fetches");
+    assert_eq!(prompt.count(&zip_path), 1, "B's fetches");
+    // What A stored before it died is reused.
+    assert_eq!(prompt.count(&World::url_path(m, "v1.0.0", "info")), 0);
+    let zip_key = zip_path.trim_start_matches('/');
+    assert!(bucket_get(sw, prefix, zip_key) == Some(want));
+    assert_eq!(
+        bucket_get(sw, prefix, &lease_key),
+        None,
+        "lease left behind"
+    );
 }
 
 /// Runs `modferry store copy` with the AWS_* variables of the shared SeaweedFS.

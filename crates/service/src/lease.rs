@@ -19,7 +19,13 @@
 //! - Expiry compares the holder's wall clock with the reader's: replicas need clocks within a
 //!   small fraction of the lease time of each other (NTP).
 //! - The holder deletes the lease when done, success or failure, so waiters move on at once.
+//!   If that delete fails (the store is down), the lease stays until it expires for the other
+//!   replicas, but not for its owner: a lease found under this process's owner id that it does
+//!   not hold any more is taken over at once, so the next request after the store comes back
+//!   does not wait out the lease this process left behind.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -41,6 +47,9 @@ pub struct Leases {
     store: DynStore,
     owner: String,
     ttl: Duration,
+    /// Leases this process holds now (lease key → how many holders). One in the store under
+    /// this owner id but not counted here is a leftover of a failed release.
+    held: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// A lease this process holds; give it back with [`Leases::release`].
@@ -124,7 +133,28 @@ impl Leases {
             store,
             owner: owner_id(),
             ttl,
+            held: Arc::default(),
         }
+    }
+
+    /// Counts a lease of this process as taken (`true`) or given back.
+    fn count_held(&self, key: &Key, taken: bool) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(key.as_str().to_owned()).or_default();
+        if taken {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(key.as_str());
+            }
+        }
+    }
+
+    /// Whether this process holds the lease at `key` now.
+    fn holds(&self, key: &Key) -> bool {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.contains_key(key.as_str())
     }
 
     /// The lease time.
@@ -142,7 +172,7 @@ impl Leases {
     }
 
     /// Tries to take the lease on `target`: creates it, or takes over an expired (or
-    /// unreadable) one.
+    /// unreadable) one, or one of this owner that it does not hold (a failed release).
     pub async fn acquire(&self, target: &Key) -> Result<Acquired, StoreError> {
         let key = Self::lease_key(target)?;
         // Twice at most: a create that loses, then (if the lease found is expired) a takeover.
@@ -153,11 +183,15 @@ impl Leases {
             };
             let payload = Payload::Bytes(Bytes::from(body.encode()));
             if self.store.put(&key, payload, PutMode::Create).await? == PutOutcome::Created {
+                self.count_held(&key, true);
                 return Ok(Acquired::Owned(Lease { key }));
             }
             let found = self.store.get_bytes(&key, 4096).await?;
-            match found.as_deref().and_then(Body::parse) {
-                Some(b) if b.expires_ms > now_ms() => {
+            let parsed = found.as_deref().and_then(Body::parse);
+            let leftover =
+                parsed.as_ref().is_some_and(|b| b.owner == self.owner) && !self.holds(&key);
+            match parsed {
+                Some(b) if b.expires_ms > now_ms() && !leftover => {
                     return Ok(Acquired::Held {
                         owner: b.owner,
                         expires: ms_to_time(b.expires_ms),
@@ -170,7 +204,12 @@ impl Leases {
                     tracing::info!(
                         lease = %key,
                         previous = stale.map(|b| b.owner).unwrap_or_default(),
-                        "taking over an expired lease"
+                        "{}",
+                        if leftover {
+                            "taking over a lease this process failed to release"
+                        } else {
+                            "taking over an expired lease"
+                        }
                     );
                     self.store.delete(&key).await?;
                 }
@@ -186,7 +225,9 @@ impl Leases {
     /// Gives the lease back (deletes the object). Failures are logged: the lease then simply
     /// expires.
     pub async fn release(&self, lease: Lease) {
-        if let Err(e) = self.store.delete(&lease.key).await {
+        let deleted = self.store.delete(&lease.key).await;
+        self.count_held(&lease.key, false);
+        if let Err(e) = deleted {
             tracing::warn!(lease = %lease.key, error = %e, "cannot release a lease; it will expire");
         }
     }
@@ -280,6 +321,32 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(matches!(
             b.acquire(&target).await.unwrap(),
+            Acquired::Owned(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn lease_left_by_a_failed_release_is_taken_over_by_its_owner_only() {
+        let (_d, store) = store();
+        let a = Leases::new(Arc::clone(&store), Duration::from_secs(30));
+        let b = Leases::new(Arc::clone(&store), Duration::from_secs(30));
+        let target = Key::new("example.com/m/@v/v1.0.0.zip").unwrap();
+        let Acquired::Owned(lease) = a.acquire(&target).await.unwrap() else {
+            panic!("first acquire must own");
+        };
+        // Held: a second acquire in the same process waits like any other.
+        assert!(matches!(
+            a.acquire(&target).await.unwrap(),
+            Acquired::Held { .. }
+        ));
+        // The release's delete failed (store down): the object stays, the process let go.
+        a.count_held(&lease.key, false);
+        assert!(matches!(
+            b.acquire(&target).await.unwrap(),
+            Acquired::Held { .. }
+        ));
+        assert!(matches!(
+            a.acquire(&target).await.unwrap(),
             Acquired::Owned(_)
         ));
     }

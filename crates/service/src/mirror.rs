@@ -22,7 +22,10 @@
 //! - A create-only write that finds the object already there (another replica was first)
 //!   verifies it: `.info`/`.mod` byte for byte, the zip by its h1 (`.ziphash`, or recomputed).
 //!   Content that differs is an alarm (an `error` log line with `alarm=true` and the
-//!   [`Mirror::immutable_conflicts`] counter); the existing object wins and is served.
+//!   [`Mirror::immutable_conflicts`] counter); the existing object wins and is served, except a
+//!   "zip" that is not a zip at all, which is kept but refused (500) rather than served.
+//! - A zip is served once its `.ziphash` is stored (written after it); one found without it is
+//!   hashed first, so an object that is not a zip is never served as one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -584,15 +587,12 @@ impl Mirror {
         mod_key: &Key,
     ) -> Result<(), ApiError> {
         let what = format!("{m}@{v}");
-        let info = source
-            .info(m, v)
-            .await
-            .map_err(|e| ApiError::from_source(&what, &e))?;
+        // Both requests at once (one round trip instead of two); the .info's outcome is
+        // judged first, as if it had been asked for first.
+        let (info, gomod) = futures::join!(source.info(m, v), source.go_mod(m, v));
+        let info = info.map_err(|e| ApiError::from_source(&what, &e))?;
         validate_info(m, v, &info)?;
-        let gomod = source
-            .go_mod(m, v)
-            .await
-            .map_err(|e| ApiError::from_source(&what, &e))?;
+        let gomod = gomod.map_err(|e| ApiError::from_source(&what, &e))?;
         validate_go_mod(m, v, &gomod)?;
         let mod_h1 = dirhash::hash_go_mod(&gomod);
         for check in &self.extras.checks {
@@ -605,26 +605,54 @@ impl Mirror {
         Ok(())
     }
 
+    /// Whether the zip of a canonical version is ready to serve as stored (its `.ziphash` is
+    /// there, see [`Mirror::ensure_zip`]), asking the store once and fetching or verifying
+    /// nothing. `false` means `ensure_zip` has work to do.
+    pub async fn zip_ready(&self, module: &str, version: &str) -> Result<bool, ApiError> {
+        Self::check_canonical(module, version)?;
+        self.exists(&store_key(layout::ziphash(module, version))?)
+            .await
+    }
+
     /// Makes sure the zip (and `.info`/`.mod`) of a canonical version are stored.
+    ///
+    /// A zip is ready to serve once its `.ziphash` is stored: that is written after the zip,
+    /// and only for a zip that hashes. A zip found without one (its writer stopped in between,
+    /// or it was put there by other means) is hashed first; an object there that is not a zip
+    /// is never served as one ([`Mirror::verify_stored_zip`]).
     pub async fn ensure_zip(self: &Arc<Self>, module: &str, version: &str) -> Result<(), ApiError> {
         Self::check_canonical(module, version)?;
         let zip_key = store_key(layout::zip(module, version))?;
-        if self.exists(&zip_key).await? {
+        let hash_key = store_key(layout::ziphash(module, version))?;
+        if self.exists(&hash_key).await? {
             return Ok(());
         }
         let what = format!("{module}@{version}");
+        let this = Arc::clone(self);
+        if self.exists(&zip_key).await? {
+            return self
+                .flights
+                .run(&format!("zip:{what}"), move || async move {
+                    this.verify_stored_zip(&zip_key, &hash_key).await
+                })
+                .await;
+        }
         let Some(source) = self.source().cloned() else {
             return Err(self.miss(&format!("{what} (zip)")));
         };
         self.ensure_info_mod(module, version).await?;
-        let this = Arc::clone(self);
         let (m, v) = (module.to_string(), version.to_string());
         self.flights
             .run(&format!("zip:{what}"), move || async move {
-                if this.exists(&zip_key).await? {
+                if this.exists(&hash_key).await? {
                     return Ok(());
                 }
-                let wanted = [zip_key.clone()];
+                if this.exists(&zip_key).await? {
+                    return this.verify_stored_zip(&zip_key, &hash_key).await;
+                }
+                // Replicas waiting on the lease look for the .ziphash, which the holder
+                // writes last.
+                let wanted = [hash_key.clone()];
                 this.under_lease(&zip_key, &wanted, || {
                     this.fetch_zip(&source, &m, &v, &zip_key)
                 })
@@ -665,12 +693,10 @@ impl Mirror {
                 e => ApiError::from_source(&what, &e),
             })?;
         use tokio::io::AsyncWriteExt;
+        // No fsync here: the store syncs a payload file before it gives it a name.
         file.flush()
             .await
             .map_err(|e| ApiError::Store(format!("writing temp zip: {e}")))?;
-        file.sync_all()
-            .await
-            .map_err(|e| ApiError::Store(format!("syncing temp zip: {e}")))?;
         let std_file = file.into_std().await;
 
         // Validate on a blocking thread: it reads every entry to check CRCs and sizes.
@@ -725,7 +751,19 @@ impl Mirror {
         let h1 = match outcome {
             PutOutcome::Created => summary.h1.clone(),
             PutOutcome::AlreadyExists => {
-                let existing = self.stored_zip_h1(zip_key, &hash_key).await?;
+                let existing = match self.stored_zip_h1(zip_key, &hash_key).await? {
+                    Ok(h1) => h1,
+                    Err(reason) => {
+                        self.immutable_conflict(
+                            zip_key,
+                            &format!(
+                                "the stored object is not a module zip ({reason}), the upstream sent {}",
+                                summary.h1
+                            ),
+                        );
+                        return Err(unusable_stored_zip(zip_key, &reason));
+                    }
+                };
                 if existing != summary.h1 {
                     self.immutable_conflict(
                         zip_key,
@@ -784,15 +822,37 @@ impl Mirror {
             alarm = true,
             key = %key,
             detail,
-            "immutable file conflict: another writer stored different content; keeping and serving the stored object"
+            "immutable file conflict: another writer stored different content; keeping the stored object (served if it is usable)"
         );
     }
 
+    /// Hashes a zip found stored without its `.ziphash`, and stores the hash (create-only; if
+    /// that write fails the zip is still served, and hashed again next time). An object that
+    /// is not a zip is refused: never served as one, never overwritten.
+    async fn verify_stored_zip(&self, zip_key: &Key, hash_key: &Key) -> Result<(), ApiError> {
+        let h1 = self
+            .stored_zip_h1(zip_key, hash_key)
+            .await?
+            .map_err(|reason| {
+                tracing::error!(alarm = true, key = %zip_key, reason, "the object stored as a module zip is not one; refusing to serve it");
+                unusable_stored_zip(zip_key, &reason)
+            })?;
+        if let Err(e) = self.put_immutable(hash_key, Bytes::from(h1)).await {
+            tracing::warn!(key = %hash_key, error = %e, "cannot store the hash of a stored zip");
+        }
+        Ok(())
+    }
+
     /// The h1 of the zip stored at `zip_key`: its `.ziphash` when present, else recomputed
-    /// from the stored bytes (copied to a staging file first).
-    async fn stored_zip_h1(&self, zip_key: &Key, hash_key: &Key) -> Result<String, ApiError> {
+    /// from the stored bytes (copied to a staging file first); `Ok(Err(reason))` when the
+    /// stored object is not a zip that can be hashed.
+    async fn stored_zip_h1(
+        &self,
+        zip_key: &Key,
+        hash_key: &Key,
+    ) -> Result<Result<String, String>, ApiError> {
         if let Some(h) = self.read_small(hash_key).await? {
-            return Ok(String::from_utf8_lossy(&h).trim().to_owned());
+            return Ok(Ok(String::from_utf8_lossy(&h).trim().to_owned()));
         }
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
@@ -826,13 +886,12 @@ impl Mirror {
             .await
             .map_err(|e| ApiError::Store(format!("writing a temp file: {e}")))?;
         drop(file);
-        tokio::task::spawn_blocking(move || {
-            let f = tmp.reopen().map_err(|e| e.to_string())?;
-            dirhash::hash_zip(f).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| ApiError::Store(format!("hashing task failed: {e}")))?
-        .map_err(|e| ApiError::Store(format!("{zip_key}: stored zip cannot be hashed: {e}")))
+        let f = tmp
+            .reopen()
+            .map_err(|e| ApiError::Store(format!("reopening a temp file: {e}")))?;
+        tokio::task::spawn_blocking(move || dirhash::hash_zip(f).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| ApiError::Store(format!("hashing task failed: {e}")))
     }
 
     /// Runs `fetch` under the cross-replica lease on `target` when leases are on; otherwise
@@ -906,6 +965,15 @@ impl Mirror {
 /// client's error (400).
 pub(crate) fn store_key(k: Result<Key, modferry_store::StoreError>) -> Result<Key, ApiError> {
     k.map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The answer for a zip key whose stored object is not a module zip (500: the store holds
+/// something wrong; modferry never overwrites an immutable key, so a person must remove it).
+fn unusable_stored_zip(zip_key: &Key, reason: &str) -> ApiError {
+    ApiError::Store(format!(
+        "{zip_key}: the object stored there is not a module zip ({reason}); it is not served \
+         and never overwritten: remove it from the store"
+    ))
 }
 
 /// The go.mod the go command synthesizes for a version without one (`coderepo.go`,

@@ -15,7 +15,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use modferry_formats::module;
 use modferry_formats::proxy::{Endpoint, parse_endpoint};
-use modferry_store::{FileKind, Key, layout};
+use modferry_store::{FileKind, GetResult, Key, Meta, layout};
 
 use crate::error::ApiError;
 use crate::http::{content_etag, etag_matches, parse_range, percent_decode};
@@ -178,9 +178,25 @@ async fn handle(mirror: &Arc<Mirror>, req: Request) -> Result<Response, ApiError
         }
         Endpoint::Zip { module, version } => {
             require_canonical(&module, &version)?;
-            mirror.ensure_zip(&module, &version).await?;
             let key = store_key(layout::zip(&module, &version))?;
-            serve_file(mirror, headers, &key, "application/zip", true).await
+            let head = method == Method::HEAD;
+            if !head && !is_conditional(headers, true) {
+                // The usual download: ask whether the zip is ready and start reading it at
+                // once, one round trip to the store instead of two. The read is dropped
+                // unread unless the zip is ready.
+                let (ready, got) = futures::join!(
+                    mirror.zip_ready(&module, &version),
+                    mirror.store().get(&key, None)
+                );
+                if ready? {
+                    let got = got
+                        .map_err(|e| ApiError::from_store(&e))?
+                        .ok_or_else(|| not_stored(&key))?;
+                    return whole_file(got, "application/zip", true);
+                }
+            }
+            mirror.ensure_zip(&module, &version).await?;
+            serve_file(mirror, headers, &key, "application/zip", true, head).await
         }
         Endpoint::SumdbSupported { name } => {
             // cmd/go/internal/modfetch/sumdb.go: a 200 here makes go use this proxy for `name`.
@@ -266,20 +282,102 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .is_some_and(|v| etag_matches(v, etag))
 }
 
+/// Whether a request's answer depends on the file's metadata before its body is read: an
+/// `If-None-Match`, or a `Range` where ranges are served.
+fn is_conditional(headers: &HeaderMap, ranges: bool) -> bool {
+    headers.contains_key(header::IF_NONE_MATCH) || (ranges && headers.contains_key(header::RANGE))
+}
+
+fn not_stored(key: &Key) -> ApiError {
+    ApiError::not_found(format!("{key} is not in the store"))
+}
+
 /// Streams a stored immutable file, honouring `If-None-Match` and (for zips) `Range`.
+///
+/// A plain `GET` is one store request: the metadata comes with the body. A conditional or
+/// ranged `GET` reads the metadata first (it decides the status and the range), and a `HEAD`
+/// reads only the metadata.
 async fn serve_file(
     mirror: &Arc<Mirror>,
     headers: &HeaderMap,
     key: &Key,
     content_type: &'static str,
     ranges: bool,
+    head: bool,
 ) -> Result<Response, ApiError> {
     let store = mirror.store();
+    if !head && !is_conditional(headers, ranges) {
+        let got = store
+            .get(key, None)
+            .await
+            .map_err(|e| ApiError::from_store(&e))?
+            .ok_or_else(|| not_stored(key))?;
+        return whole_file(got, content_type, ranges);
+    }
     let meta = store
         .head(key)
         .await
         .map_err(|e| ApiError::from_store(&e))?
-        .ok_or_else(|| ApiError::not_found(format!("{key} is not in the store")))?;
+        .ok_or_else(|| not_stored(key))?;
+    let (mut builder, etag) = file_headers(&meta, content_type, ranges);
+    if if_none_match(headers, &etag) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(|e| ApiError::Store(e.to_string()));
+    }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) if ranges && if_range_ok(headers, &etag) => parse_range(r, meta.size)?,
+        _ => None,
+    };
+    let size = meta.size;
+    let (status, len) = match &range {
+        Some(r) => {
+            builder = builder.header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end - 1, size),
+            );
+            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
+        }
+        None => (StatusCode::OK, size),
+    };
+    let body = if head {
+        Body::empty()
+    } else {
+        let got = store
+            .get(key, range)
+            .await
+            .map_err(|e| ApiError::from_store(&e))?
+            .ok_or_else(|| not_stored(key))?;
+        Body::from_stream(got.body)
+    };
+    builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, len)
+        .body(body)
+        .map_err(|e| ApiError::Store(e.to_string()))
+}
+
+/// A `200` with the whole file, from a read of it (which carries its metadata).
+fn whole_file(
+    got: GetResult,
+    content_type: &'static str,
+    ranges: bool,
+) -> Result<Response, ApiError> {
+    let (builder, _) = file_headers(&got.meta, content_type, ranges);
+    builder
+        .status(StatusCode::OK)
+        .header(header::CONTENT_LENGTH, got.meta.size)
+        .body(Body::from_stream(got.body))
+        .map_err(|e| ApiError::Store(e.to_string()))
+}
+
+/// The headers every answer about a stored file carries, and its quoted `ETag`.
+fn file_headers(
+    meta: &Meta,
+    content_type: &'static str,
+    ranges: bool,
+) -> (axum::http::response::Builder, String) {
     let etag = format!("\"{}\"", meta.etag.trim_matches('"'));
     let mut builder = Response::builder()
         .header(header::CONTENT_TYPE, content_type)
@@ -292,37 +390,7 @@ async fn serve_file(
     if ranges {
         builder = builder.header(header::ACCEPT_RANGES, "bytes");
     }
-    if if_none_match(headers, &etag) {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .map_err(|e| ApiError::Store(e.to_string()));
-    }
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) if ranges && if_range_ok(headers, &etag) => parse_range(r, meta.size)?,
-        _ => None,
-    };
-    let got = store
-        .get(key, range.clone())
-        .await
-        .map_err(|e| ApiError::from_store(&e))?
-        .ok_or_else(|| ApiError::not_found(format!("{key} is not in the store")))?;
-    let size = got.meta.size;
-    let (status, len) = match &range {
-        Some(r) => {
-            builder = builder.header(
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{}", r.start, r.end - 1, size),
-            );
-            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
-        }
-        None => (StatusCode::OK, size),
-    };
-    builder
-        .status(status)
-        .header(header::CONTENT_LENGTH, len)
-        .body(Body::from_stream(got.body))
-        .map_err(|e| ApiError::Store(e.to_string()))
+    (builder, etag)
 }
 
 /// `If-Range`: serve the range only if the validator still matches.
@@ -330,5 +398,182 @@ fn if_range_ok(headers: &HeaderMap, etag: &str) -> bool {
     match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(v) => v.trim() == etag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Range;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use http_body_util::BodyExt;
+    use modferry_store::{
+        DynStore, FsStore, Payload, PutMode, PutOutcome, Store, StoreError, SwapOutcome,
+    };
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::mirror::MirrorConfig;
+
+    /// A store that records each metadata read and body read it is asked for.
+    struct Counting {
+        inner: FsStore,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Counting {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.calls.lock().unwrap())
+        }
+    }
+
+    #[async_trait]
+    impl Store for Counting {
+        async fn head(&self, key: &Key) -> Result<Option<Meta>, StoreError> {
+            self.calls.lock().unwrap().push(format!("head {key}"));
+            self.inner.head(key).await
+        }
+        async fn get(
+            &self,
+            key: &Key,
+            range: Option<Range<u64>>,
+        ) -> Result<Option<GetResult>, StoreError> {
+            self.calls.lock().unwrap().push(format!("get {key}"));
+            self.inner.get(key, range).await
+        }
+        async fn get_bytes(&self, key: &Key, limit: u64) -> Result<Option<Bytes>, StoreError> {
+            self.inner.get_bytes(key, limit).await
+        }
+        async fn put(
+            &self,
+            key: &Key,
+            payload: Payload,
+            mode: PutMode,
+        ) -> Result<PutOutcome, StoreError> {
+            self.inner.put(key, payload, mode).await
+        }
+        async fn put_if_match(
+            &self,
+            key: &Key,
+            bytes: Bytes,
+            etag: &str,
+        ) -> Result<SwapOutcome, StoreError> {
+            self.inner.put_if_match(key, bytes, etag).await
+        }
+        async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
+            self.inner.list(prefix).await
+        }
+        fn staging_dir(&self) -> &Path {
+            self.inner.staging_dir()
+        }
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+    }
+
+    const ZIP: &str = "/example.com/m/@v/v1.0.0.zip";
+    const ZIP_KEY: &str = "example.com/m/@v/v1.0.0.zip";
+    const HASH_KEY: &str = "example.com/m/@v/v1.0.0.ziphash";
+
+    /// An offline mirror over a store holding a ready zip (its `.ziphash` stored).
+    async fn ready_zip() -> (tempfile::TempDir, Arc<Counting>, Router) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Counting {
+            inner: FsStore::open(dir.path()).unwrap(),
+            calls: Mutex::default(),
+        });
+        for (key, bytes) in [(ZIP_KEY, &b"zip bytes"[..]), (HASH_KEY, b"h1:x")] {
+            let key = Key::new(key).unwrap();
+            let body = Payload::Bytes(Bytes::copy_from_slice(bytes));
+            store.put(&key, body, PutMode::Create).await.unwrap();
+        }
+        let cfg = MirrorConfig {
+            offline: true,
+            ..MirrorConfig::default()
+        };
+        let app = router(Mirror::new(Arc::clone(&store) as DynStore, None, cfg));
+        (dir, store, app)
+    }
+
+    async fn send(app: &Router, method: &str, headers: &[(&str, &str)]) -> (Response, Bytes) {
+        let mut req = Request::builder().method(method).uri(ZIP);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (Response::from_parts(parts, Body::empty()), bytes)
+    }
+
+    #[tokio::test]
+    async fn plain_zip_get_reads_the_ziphash_metadata_and_the_zip_body_only() {
+        let (_dir, store, app) = ready_zip().await;
+        let (resp, body) = send(&app, "GET", &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(body, &b"zip bytes"[..]);
+        assert_eq!(resp.headers()[header::CONTENT_LENGTH], "9");
+        assert!(resp.headers().contains_key(header::ETAG));
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        let mut calls = store.take();
+        calls.sort();
+        assert_eq!(
+            calls,
+            [format!("get {ZIP_KEY}"), format!("head {HASH_KEY}")]
+        );
+    }
+
+    #[tokio::test]
+    async fn zip_head_and_conditional_get_read_metadata_and_only_what_they_answer() {
+        let (_dir, store, app) = ready_zip().await;
+        let (resp, body) = send(&app, "HEAD", &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CONTENT_LENGTH], "9");
+        assert!(body.is_empty());
+        let etag = resp.headers()[header::ETAG].to_str().unwrap().to_owned();
+        assert_eq!(
+            store.take(),
+            [format!("head {HASH_KEY}"), format!("head {ZIP_KEY}")]
+        );
+
+        let (resp, _) = send(&app, "GET", &[("if-none-match", &etag)]).await;
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            store.take(),
+            [format!("head {HASH_KEY}"), format!("head {ZIP_KEY}")]
+        );
+
+        let (resp, body) = send(&app, "GET", &[("range", "bytes=-3")]).await;
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 6-8/9");
+        assert_eq!(body, &b"tes"[..]);
+        assert_eq!(
+            store.take(),
+            [
+                format!("head {HASH_KEY}"),
+                format!("head {ZIP_KEY}"),
+                format!("get {ZIP_KEY}")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn zip_not_ready_is_verified_before_it_is_served() {
+        let (_dir, store, app) = ready_zip().await;
+        let hash = Key::new(HASH_KEY).unwrap();
+        store.delete(&hash).await.unwrap();
+        // "zip bytes" is not a zip: the early read is dropped, and the object is refused.
+        let (resp, body) = send(&app, "GET", &[]).await;
+        assert_ne!(resp.status(), StatusCode::OK);
+        assert_ne!(body, &b"zip bytes"[..]);
     }
 }

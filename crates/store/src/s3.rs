@@ -1,6 +1,7 @@
 //! The S3 backend: a [`Store`] on a bucket (and an optional key prefix) of any S3-compatible
 //! object store (AWS S3, SeaweedFS, MinIO, Ceph RGW, GCS's S3 interoperability), through the
-//! `object_store` crate's AWS client (SigV4 signing, retries, multipart uploads).
+//! `object_store` crate's AWS client (SigV4 signing, retries, multipart uploads), over an HTTP
+//! transport of our own (`s3/transport.rs`) that bounds the memory each download holds.
 //!
 //! No Go rule lives here. Object keys are the filesystem layout's keys
 //! (`cmd/go/internal/modfetch/cache.go` `CachePath`: `<escaped-path>/@v/<version>.zip`, ...)
@@ -20,7 +21,9 @@
 //!   server (two concurrent ones both succeeded on SeaweedFS 4.48), so concurrent large writers
 //!   of one key first race for a small claim object under `.modferry/tmp/claim/` with a single
 //!   conditional `PUT` (atomic): only the winner uploads, the others wait for the object and
-//!   report [`PutOutcome::AlreadyExists`]; a claim older than 15 minutes is taken over. A store
+//!   report [`PutOutcome::AlreadyExists`]; a claim older than 15 minutes is taken over, and so,
+//!   at once, is one this store instance left behind because it could not remove it (the store
+//!   was down). A store
 //!   with the key already there is noticed first (`HEAD`) and nothing is uploaded.
 //! - [`Store::put_if_match`] is a `PUT` with `If-Match: <etag>` (compare-and-swap; SeaweedFS
 //!   4.48 and AWS S3 enforce it under concurrent writers): `412` (or `404`, `409`) means
@@ -33,6 +36,10 @@
 //!   (left by a process that died mid-upload) are removed when a store is opened. Multipart uploads
 //!   abandoned by a dead process are not visible as objects; a bucket lifecycle rule
 //!   (`AbortIncompleteMultipartUpload`) reclaims their space.
+//!
+//! Configuration: [`S3Settings`] holds what one source says (the `AWS_*` environment, a
+//! configuration file's `[s3]` table); [`S3Settings::over`] layers them (the environment wins
+//! key by key; credentials go as one unit) and [`S3Config::from_settings`] fills in defaults.
 //!
 //! Failures: an unreachable endpoint, a timeout, a 5xx or 429 answer, and refused credentials are
 //! [`StoreError::Unavailable`] (the service answers 503); retries are few and short, and every
@@ -70,6 +77,9 @@ use crate::{
     GetResult, Key, Meta, Payload, PutMode, PutOutcome, READ_CHUNK, Store, StoreError, SwapOutcome,
     resolve_range,
 };
+use transport::{Connector, Matcher, TransportConfig};
+
+mod transport;
 
 /// The backend's temporary area, relative to the prefix. Never a key.
 const TMP_DIR: &str = ".modferry/tmp";
@@ -198,12 +208,10 @@ impl S3Config {
         self
     }
 
-    /// The configuration for `s3://BUCKET[/PREFIX]` from the environment: `AWS_ENDPOINT_URL_S3`
-    /// or `AWS_ENDPOINT_URL`, `AWS_REGION` or `AWS_DEFAULT_REGION` (default `us-east-1`),
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`. Empty variables count
-    /// as unset.
+    /// The configuration for `s3://BUCKET[/PREFIX]` from the environment alone (see
+    /// [`S3Settings::from_lookup`] for the variables).
     pub fn from_env(url: &str) -> Result<S3Config, StoreUrlError> {
-        S3Config::from_lookup(url, |name| std::env::var(name).ok())
+        S3Config::from_settings(url, &S3Settings::from_env())
     }
 
     /// [`S3Config::from_env`] with the variables looked up by `var`.
@@ -211,23 +219,42 @@ impl S3Config {
         url: &str,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<S3Config, StoreUrlError> {
+        S3Config::from_settings(url, &S3Settings::from_lookup(var))
+    }
+
+    /// The configuration for `s3://BUCKET[/PREFIX]`: `settings` over the defaults of
+    /// [`S3Config::new`]. An endpoint means path-style addressing; `allow_http` unset allows
+    /// plain `http://` exactly when the endpoint is an `http://` URL.
+    pub fn from_settings(url: &str, settings: &S3Settings) -> Result<S3Config, StoreUrlError> {
         let StoreUrl::S3 { bucket, prefix } = StoreUrl::parse(url)? else {
             return Err(StoreUrlError {
                 url: url.to_owned(),
                 reason: "not an s3:// URL".to_owned(),
             });
         };
-        let get = |name: &str| var(name).filter(|v| !v.is_empty());
+        let s = settings;
         let mut cfg = S3Config::new(bucket, prefix);
-        if let Some(endpoint) = get("AWS_ENDPOINT_URL_S3").or_else(|| get("AWS_ENDPOINT_URL")) {
+        if let Some(endpoint) = &s.endpoint {
             cfg = cfg.with_endpoint(endpoint);
         }
-        if let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
-            cfg.region = region;
+        if let Some(allow) = s.allow_http {
+            cfg.allow_http = allow;
         }
-        cfg.access_key_id = get("AWS_ACCESS_KEY_ID");
-        cfg.secret_access_key = get("AWS_SECRET_ACCESS_KEY");
-        cfg.session_token = get("AWS_SESSION_TOKEN");
+        if let Some(region) = &s.region {
+            cfg.region.clone_from(region);
+        }
+        cfg.access_key_id.clone_from(&s.access_key_id);
+        cfg.secret_access_key.clone_from(&s.secret_access_key);
+        cfg.session_token.clone_from(&s.session_token);
+        if let Some(n) = s.part_size {
+            cfg.part_size = n;
+        }
+        if let Some(n) = s.upload_concurrency {
+            cfg.upload_concurrency = n;
+        }
+        if let Some(t) = s.request_timeout {
+            cfg.request_timeout = t;
+        }
         Ok(cfg)
     }
 
@@ -246,6 +273,103 @@ impl S3Config {
             prefix: self.prefix.trim_matches('/').to_owned(),
         }
         .to_string()
+    }
+}
+
+/// The settings of an S3 store that its URL does not carry, each optional: what one source
+/// (the `AWS_*` environment, a configuration file) says. [`S3Settings::over`] layers two
+/// sources; [`S3Config::from_settings`] applies the result to the defaults.
+///
+/// The credentials (`access_key_id`, `secret_access_key`, `session_token`) are one unit: a
+/// source that names a key id or a secret supplies all three, so a key id from one source is
+/// never paired with a secret from another.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// The service endpoint ([`S3Config::endpoint`]).
+    pub endpoint: Option<String>,
+    /// The SigV4 signing region ([`S3Config::region`]).
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// Whether a plain `http://` endpoint is allowed; unset: exactly when the endpoint is one.
+    pub allow_http: Option<bool>,
+    /// [`S3Config::part_size`].
+    pub part_size: Option<usize>,
+    /// [`S3Config::upload_concurrency`].
+    pub upload_concurrency: Option<usize>,
+    /// [`S3Config::request_timeout`].
+    pub request_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_http", &self.allow_http)
+            .field("part_size", &self.part_size)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+impl S3Settings {
+    /// What the standard AWS environment variables say: `AWS_ENDPOINT_URL_S3`, else
+    /// `AWS_ENDPOINT_URL`; `AWS_REGION`, else `AWS_DEFAULT_REGION`; `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`. Empty variables count as unset. No
+    /// variable sets `allow_http` or the tunables.
+    pub fn from_env() -> S3Settings {
+        S3Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`S3Settings::from_env`] with the variables looked up by `var`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> S3Settings {
+        let get = |name: &str| var(name).filter(|v| !v.is_empty());
+        S3Settings {
+            endpoint: get("AWS_ENDPOINT_URL_S3").or_else(|| get("AWS_ENDPOINT_URL")),
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            access_key_id: get("AWS_ACCESS_KEY_ID"),
+            secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
+            session_token: get("AWS_SESSION_TOKEN"),
+            ..S3Settings::default()
+        }
+    }
+
+    /// Whether these settings name credentials (a key id or a secret).
+    pub fn has_credentials(&self) -> bool {
+        self.access_key_id.is_some() || self.secret_access_key.is_some()
+    }
+
+    /// `self` layered over `lower`: each setting `self` has wins, the others come from
+    /// `lower`. The credentials go as one unit: all three from `self` when it has a key id or
+    /// a secret, else all three from `lower`.
+    pub fn over(&self, lower: &S3Settings) -> S3Settings {
+        let creds = if self.has_credentials() { self } else { lower };
+        S3Settings {
+            endpoint: self.endpoint.clone().or_else(|| lower.endpoint.clone()),
+            region: self.region.clone().or_else(|| lower.region.clone()),
+            access_key_id: creds.access_key_id.clone(),
+            secret_access_key: creds.secret_access_key.clone(),
+            session_token: creds.session_token.clone(),
+            allow_http: self.allow_http.or(lower.allow_http),
+            part_size: self.part_size.or(lower.part_size),
+            upload_concurrency: self.upload_concurrency.or(lower.upload_concurrency),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
+        }
     }
 }
 
@@ -273,6 +397,10 @@ struct Inner {
     /// Names temporary objects: a random instance id and a counter.
     instance: u64,
     temp_counter: AtomicU64,
+    /// Upload claims this instance holds now (claim path → how many). A claim in the bucket
+    /// with this instance's id that is not counted here was left behind by a release that
+    /// failed (the store was down): it is taken over at once rather than waited out.
+    claims: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -322,13 +450,29 @@ impl S3Store {
                 cfg.part_size
             )));
         }
+        if !cfg.allow_http
+            && let Some(e) = &cfg.endpoint
+            && e.starts_with("http://")
+        {
+            return Err(invalid(format!(
+                "the endpoint {e} is plain http:// but allow_http is false"
+            )));
+        }
         install_crypto_provider();
 
+        // The transport (transport.rs) applies the HTTP settings itself; these options only
+        // say the same to object_store. There is no whole-request timeout: every call is
+        // bounded by our own timeouts instead, since one would also cut off long streaming
+        // reads and part uploads.
+        let connector = Connector::new(TransportConfig {
+            allow_http: cfg.allow_http,
+            connect_timeout: cfg.connect_timeout,
+            proxies: Matcher::from_env(),
+        })
+        .map_err(|e| invalid(format!("cannot set up TLS certificate verification: {e}")))?;
         let client = ClientOptions::new()
             .with_allow_http(cfg.allow_http)
             .with_connect_timeout(cfg.connect_timeout)
-            // Every call is bounded by our own timeouts instead: a whole-request timeout would
-            // also cut off long streaming reads and part uploads.
             .with_timeout_disabled();
         let retry = RetryConfig {
             backoff: BackoffConfig {
@@ -343,6 +487,7 @@ impl S3Store {
             .with_bucket_name(&cfg.bucket)
             .with_region(&cfg.region)
             .with_client_options(client)
+            .with_http_connector(connector)
             .with_retry(retry)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
@@ -363,7 +508,10 @@ impl S3Store {
             (None, None) => builder = builder.with_skip_signature(true),
             _ => {
                 return Err(invalid(
-                    "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither".to_owned(),
+                    "set both the access key id and the secret access key (AWS_ACCESS_KEY_ID \
+                     and AWS_SECRET_ACCESS_KEY, or the configuration's access_key_id and \
+                     secret_access_key), or neither"
+                        .to_owned(),
                 ));
             }
         }
@@ -412,6 +560,7 @@ impl S3Store {
                 part_timeout: cfg.part_timeout,
                 instance: random_u64(),
                 temp_counter: AtomicU64::new(0),
+                claims: Default::default(),
             }),
         };
         store.check_bucket().await?;
@@ -457,8 +606,9 @@ impl S3Store {
         };
         let what = match classify(&e) {
             Failure::NotFound => "the bucket does not exist".to_owned(),
-            Failure::Denied => "access denied: check the credentials (AWS_ACCESS_KEY_ID, \
-                                AWS_SECRET_ACCESS_KEY) and the bucket's permissions"
+            Failure::Denied => "access denied: check the credentials (AWS_ACCESS_KEY_ID and \
+                                AWS_SECRET_ACCESS_KEY, or the configuration's access_key_id \
+                                and secret_access_key) and the bucket's permissions"
                 .to_owned(),
             Failure::Unreachable => {
                 return Err(StoreError::Unavailable {
@@ -860,16 +1010,37 @@ impl Inner {
         };
         let outcome = self.create_large_claimed(key, path, src, file, size).await;
         let released = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
+        self.count_claim(&claim, false);
         if !matches!(released, Ok(Ok(()))) {
             tracing::warn!(store = %self.url, key = %claim, "store: cannot remove a claim object (it expires)");
         }
         outcome
     }
 
+    /// Counts a claim of this instance as taken (`true`) or given back.
+    fn count_claim(&self, claim: &ObjectPath, taken: bool) {
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        let n = claims.entry(claim.as_ref().to_owned()).or_default();
+        if taken {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                claims.remove(claim.as_ref());
+            }
+        }
+    }
+
+    /// Whether this instance holds `claim` now.
+    fn holds_claim(&self, claim: &ObjectPath) -> bool {
+        let claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        claims.contains_key(claim.as_ref())
+    }
+
     /// Takes the claim on a large create-only write of `key`: `Some(claim path)` when this
     /// writer may upload, `None` when the object exists (possibly after waiting for another
     /// writer's upload to finish). A claim older than [`CLAIM_TTL`] belongs to a writer that
-    /// died and is taken over.
+    /// died and is taken over, and so is one of this instance that it no longer holds.
     async fn claim_large(
         &self,
         key: &str,
@@ -899,16 +1070,19 @@ impl Inner {
                 .as_secs();
             let body = Bytes::from(format!("{now} {:016x}\n", self.instance));
             if self.put_bytes(key, &claim, body, PutMode::Create).await? == PutOutcome::Created {
+                self.count_claim(&claim, true);
                 // The object may have been completed between the head and the claim.
                 if self.head_path(key, path).await?.is_some() {
                     let _ =
                         tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
+                    self.count_claim(&claim, false);
                     return Ok(None);
                 }
                 return Ok(Some(claim));
             }
-            // Someone else holds the claim: take it over if it is stale, else wait.
-            let held_since = match self
+            // Someone else holds the claim: take it over if it is stale or a leftover of ours,
+            // else wait.
+            let held = match self
                 .bounded(
                     "read claim of",
                     key,
@@ -921,16 +1095,23 @@ impl Inner {
                     .bounded("read claim of", key, self.request_timeout, r.bytes())
                     .await?
                 {
-                    Ok(b) => String::from_utf8_lossy(&b)
-                        .split_whitespace()
-                        .next()
-                        .and_then(|t| t.parse::<u64>().ok()),
-                    Err(_) => None,
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(_) => String::new(),
                 },
-                Err(_) => None,
+                Err(_) => String::new(),
             };
-            if held_since.is_some_and(|t| now.saturating_sub(t) > CLAIM_TTL.as_secs()) {
-                tracing::warn!(store = %self.url, key, "store: taking over a stale upload claim");
+            let mut fields = held.split_whitespace();
+            let held_since = fields.next().and_then(|t| t.parse::<u64>().ok());
+            let leftover = fields.next() == Some(format!("{:016x}", self.instance).as_str())
+                && !self.holds_claim(&claim);
+            let stale = held_since.is_some_and(|t| now.saturating_sub(t) > CLAIM_TTL.as_secs());
+            if leftover || stale {
+                let why = if leftover {
+                    "store: taking over an upload claim this process failed to remove"
+                } else {
+                    "store: taking over a stale upload claim"
+                };
+                tracing::warn!(store = %self.url, key, "{why}");
                 let _ = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
                 continue;
             }
@@ -1391,8 +1572,8 @@ fn is_tmp(key: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// reqwest's rustls is built without a crypto provider; use ring's unless the process has chosen
-/// one already.
+/// rustls is built without a default crypto provider; use ring's unless the process has chosen
+/// one already (the S3 transport names ring itself; this is for any other rustls user).
 fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another thread installing one is fine.
@@ -1509,6 +1690,171 @@ mod tests {
         assert_eq!(cfg.region, DEFAULT_REGION);
         assert_eq!(cfg.access_key_id, None);
         assert!(S3Config::from_lookup("/srv/dir", env).is_err());
+    }
+
+    fn file_settings() -> S3Settings {
+        S3Settings {
+            endpoint: Some("http://file:8333".into()),
+            region: Some("file-region".into()),
+            access_key_id: Some("file-id".into()),
+            secret_access_key: Some("file-secret".into()),
+            session_token: Some("file-token".into()),
+            allow_http: Some(true),
+            part_size: Some(16 << 20),
+            upload_concurrency: Some(4),
+            request_timeout: Some(Duration::from_secs(7)),
+        }
+    }
+
+    /// (environment, want endpoint, region, key id, secret, token).
+    type Layered = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
+    const ENV_OVER_FILE: &[Layered] = &[
+        // Nothing in the environment: the file's settings.
+        (
+            &[],
+            "http://file:8333",
+            "file-region",
+            Some("file-id"),
+            Some("file-secret"),
+            Some("file-token"),
+        ),
+        // Empty variables count as unset.
+        (
+            &[("AWS_ENDPOINT_URL", ""), ("AWS_ACCESS_KEY_ID", "")],
+            "http://file:8333",
+            "file-region",
+            Some("file-id"),
+            Some("file-secret"),
+            Some("file-token"),
+        ),
+        // Each variable that is set wins over its key.
+        (
+            &[
+                ("AWS_ENDPOINT_URL", "http://env:1"),
+                ("AWS_DEFAULT_REGION", "env-region"),
+            ],
+            "http://env:1",
+            "env-region",
+            Some("file-id"),
+            Some("file-secret"),
+            Some("file-token"),
+        ),
+        // Credentials are one unit: an environment key pair drops the file's token too.
+        (
+            &[
+                ("AWS_ACCESS_KEY_ID", "env-id"),
+                ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+            ],
+            "http://file:8333",
+            "file-region",
+            Some("env-id"),
+            Some("env-secret"),
+            None,
+        ),
+        // A key id alone in the environment still replaces all three (and open then refuses
+        // the half pair instead of signing with a mixed one).
+        (
+            &[("AWS_ACCESS_KEY_ID", "env-id")],
+            "http://file:8333",
+            "file-region",
+            Some("env-id"),
+            None,
+            None,
+        ),
+        // A session token alone is not credentials: the file's unit stays.
+        (
+            &[("AWS_SESSION_TOKEN", "env-token")],
+            "http://file:8333",
+            "file-region",
+            Some("file-id"),
+            Some("file-secret"),
+            Some("file-token"),
+        ),
+    ];
+
+    #[test]
+    fn settings_over_lets_each_set_aws_variable_win_with_credentials_as_one_unit() {
+        for (env, endpoint, region, id, secret, token) in ENV_OVER_FILE {
+            let vars = *env;
+            let from_env = S3Settings::from_lookup(|name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            });
+            let got = from_env.over(&file_settings());
+            assert_eq!(got.endpoint.as_deref(), Some(*endpoint), "{env:?}");
+            assert_eq!(got.region.as_deref(), Some(*region), "{env:?}");
+            assert_eq!(got.access_key_id.as_deref(), *id, "{env:?}");
+            assert_eq!(got.secret_access_key.as_deref(), *secret, "{env:?}");
+            assert_eq!(got.session_token.as_deref(), *token, "{env:?}");
+            // No variable sets these.
+            assert_eq!(got.allow_http, Some(true));
+            assert_eq!(got.part_size, Some(16 << 20));
+            assert_eq!(got.upload_concurrency, Some(4));
+            assert_eq!(got.request_timeout, Some(Duration::from_secs(7)));
+            // Idempotent: layering the environment again changes nothing.
+            assert_eq!(from_env.over(&got), got, "{env:?}");
+        }
+    }
+
+    /// (endpoint, allow_http setting, want allow_http).
+    const ALLOW_HTTP: &[(Option<&str>, Option<bool>, bool)] = &[
+        (None, None, false),
+        (Some("http://127.0.0.1:8333"), None, true),
+        (Some("https://s3.example"), None, false),
+        (Some("http://127.0.0.1:8333"), Some(false), false),
+        (Some("https://s3.example"), Some(true), true),
+        (None, Some(true), true),
+    ];
+
+    #[test]
+    fn from_settings_allows_http_only_for_an_http_endpoint_unless_set() {
+        for (endpoint, allow, want) in ALLOW_HTTP {
+            let settings = S3Settings {
+                endpoint: endpoint.map(str::to_owned),
+                allow_http: *allow,
+                ..S3Settings::default()
+            };
+            let cfg = S3Config::from_settings("s3://modferry", &settings).unwrap();
+            assert_eq!(cfg.allow_http, *want, "{endpoint:?} {allow:?}");
+        }
+    }
+
+    #[test]
+    fn from_settings_applies_tunables_over_the_defaults() {
+        let cfg = S3Config::from_settings("s3://modferry/p", &file_settings()).unwrap();
+        assert_eq!(cfg.part_size, 16 << 20);
+        assert_eq!(cfg.upload_concurrency, 4);
+        assert_eq!(cfg.request_timeout, Duration::from_secs(7));
+        assert_eq!(cfg.region, "file-region");
+        let cfg = S3Config::from_settings("s3://modferry", &S3Settings::default()).unwrap();
+        assert_eq!(cfg.part_size, DEFAULT_PART_SIZE);
+        assert_eq!(cfg.region, DEFAULT_REGION);
+        assert_eq!(cfg.endpoint, None);
+    }
+
+    #[test]
+    fn settings_debug_redacts_the_secret_and_the_token() {
+        let text = format!("{:?}", file_settings());
+        assert!(!text.contains("file-secret"), "{text}");
+        assert!(!text.contains("file-token"), "{text}");
+        assert!(text.contains("file-id"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn open_refuses_an_http_endpoint_when_allow_http_is_false() {
+        let mut cfg = S3Config::new("modferry", "").with_endpoint("http://127.0.0.1:9");
+        cfg.allow_http = false;
+        let err = S3Store::open(cfg).await.unwrap_err();
+        assert!(err.to_string().contains("allow_http"), "{err}");
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::{DynStore, FsStore, Key, S3Config, S3Store, StoreError};
+use crate::{DynStore, FsStore, Key, S3Config, S3Settings, S3Store, StoreError};
 
 /// A parsed store location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,8 +123,16 @@ fn check_bucket(bucket: &str) -> Result<(), &'static str> {
 
 /// Opens the store a STORE string names: a directory ([`FsStore::open`], created if missing) or
 /// a bucket ([`S3Store::open`] with [`S3Config::from_env`]: endpoint, region and credentials from
-/// the standard `AWS_*` environment variables).
+/// the standard `AWS_*` environment variables). The same as [`open_store_with`] and no settings.
 pub async fn open_store(url: &str) -> Result<DynStore, StoreError> {
+    open_store_with(url, &S3Settings::default()).await
+}
+
+/// [`open_store`] with S3 settings from a configuration: a bucket is opened with the `AWS_*`
+/// environment ([`S3Settings::from_env`]) layered over `s3` ([`S3Settings::over`]: each variable
+/// that is set wins, credentials as one unit), then the defaults. Layering is idempotent, so
+/// `s3` may already include the environment. A directory ignores `s3`.
+pub async fn open_store_with(url: &str, s3: &S3Settings) -> Result<DynStore, StoreError> {
     let parsed = StoreUrl::parse(url).map_err(|e| invalid_url(url, e))?;
     match parsed {
         StoreUrl::Fs(path) => {
@@ -140,7 +148,8 @@ pub async fn open_store(url: &str) -> Result<DynStore, StoreError> {
             }
         }
         StoreUrl::S3 { .. } => {
-            let cfg = S3Config::from_env(url).map_err(|e| invalid_url(url, e))?;
+            let settings = S3Settings::from_env().over(s3);
+            let cfg = S3Config::from_settings(url, &settings).map_err(|e| invalid_url(url, e))?;
             Ok(Arc::new(S3Store::open(cfg).await?))
         }
     }

@@ -71,6 +71,9 @@ pub struct VerifyArgs {
     /// Print `{"mismatches":[…]}` instead of the report.
     #[arg(long)]
     pub json: bool,
+    /// The [s3] table of a config file, for an s3:// --store.
+    #[command(flatten)]
+    pub s3: crate::config::S3ConfigFlag,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

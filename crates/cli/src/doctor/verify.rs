@@ -57,7 +57,8 @@ pub fn run(mut args: VerifyArgs) -> Result<ExitCode> {
     // local copy of its module files first (docs/scale-out.md).
     let _local = match &args.store {
         Some(s) if s.to_string_lossy().contains("://") => {
-            let (dir, path) = crate::store_cmd::local_copy(&s.to_string_lossy())?;
+            let s3 = args.s3.s3_settings()?;
+            let (dir, path) = crate::store_cmd::local_copy(&s.to_string_lossy(), &s3)?;
             args.store = Some(path);
             Some(dir)
         }
