@@ -358,14 +358,34 @@ fn is_pseudo_module(path: &str) -> bool {
 /// A loaded go.mod: the module version it came from (none for a directory) and its bytes.
 type LoadResult = Result<(Option<ModVer>, Vec<u8>), String>;
 
+/// Loads the go.mod of `m` (of its replacement, when replaced).
+async fn load_one<L: GoModLoader>(
+    loader: &L,
+    replacements: &Replacements,
+    m: ModVer,
+) -> (ModVer, LoadResult) {
+    let res = match replacements.resolve(&m) {
+        Actual::Module(a) => loader.load(&a).await.map(|data| (Some(a), data)),
+        Actual::Dir(dir) => {
+            let file = dir.join("go.mod");
+            std::fs::read(&file)
+                .map(|d| (None, d))
+                .map_err(|e| format!("replacement directory: cannot read {}: {e}", file.display()))
+        }
+    };
+    (m, res)
+}
+
 struct Walker<'a, L> {
     loader: &'a L,
     jobs: usize,
     replacements: &'a Replacements,
     excluded: &'a HashSet<ModVer>,
     graph: Graph,
+    /// Each go.mod loaded so far: its summary, or `None` when it could not be had.
     summaries: HashMap<ModVer, Option<Summary>>,
     enqueued: HashSet<(ModVer, Pruning)>,
+    /// Module versions reached with some pruning, not yet expanded.
     queue: Vec<(ModVer, Pruning)>,
     needs: Needs,
 }
@@ -383,85 +403,96 @@ impl<L: GoModLoader> Walker<'_, L> {
         }
     }
 
-    /// Loads queued modules level by level, `jobs` go.mod files at a time.
+    /// Loads everything reachable from the queue, at most `jobs` go.mod files at a time.
+    ///
+    /// There are no level barriers: a module's requirements are queued as soon as its own
+    /// go.mod is in, whatever else is still loading. The outcome does not depend on the order
+    /// loads finish in: which (module, pruning) pairs get expanded is a closure, and the
+    /// selected versions are maxima over the requirements of the modules loaded.
     async fn drain(&mut self) {
-        while !self.queue.is_empty() {
-            let batch = std::mem::take(&mut self.queue);
-            let missing: Vec<ModVer> = {
-                let mut set = BTreeSet::new();
-                for (m, _) in &batch {
-                    if !self.summaries.contains_key(m) {
-                        set.insert(m.clone());
-                    }
+        let replacements = self.replacements;
+        let loader = self.loader;
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        // Module versions being loaded (or waiting for a free slot), with the prunings they
+        // were reached with.
+        let mut waiting: HashMap<ModVer, Vec<Pruning>> = HashMap::new();
+        let mut to_load: std::collections::VecDeque<ModVer> = Default::default();
+        loop {
+            while let Some((m, pruning)) = self.queue.pop() {
+                if self.summaries.contains_key(&m) {
+                    self.expand(&m, pruning);
+                    continue;
                 }
-                set.into_iter().collect()
+                let w = waiting.entry(m.clone()).or_default();
+                if w.is_empty() {
+                    to_load.push_back(m);
+                }
+                w.push(pruning);
+            }
+            while in_flight.len() < self.jobs {
+                let Some(m) = to_load.pop_front() else {
+                    break;
+                };
+                in_flight.push(load_one(loader, replacements, m));
+            }
+            let Some((m, res)) = in_flight.next().await else {
+                break;
             };
-            let replacements = self.replacements;
-            let loader = self.loader;
-            let loaded: Vec<(ModVer, LoadResult)> = futures::stream::iter(missing)
-                .map(|m| async move {
-                    let res = match replacements.resolve(&m) {
-                        Actual::Module(a) => loader.load(&a).await.map(|data| (Some(a), data)),
-                        Actual::Dir(dir) => {
-                            let file = dir.join("go.mod");
-                            std::fs::read(&file).map(|d| (None, d)).map_err(|e| {
-                                format!(
-                                    "replacement directory: cannot read {}: {e}",
-                                    file.display()
-                                )
-                            })
-                        }
-                    };
-                    (m, res)
-                })
-                .buffer_unordered(self.jobs)
-                .collect()
-                .await;
-            for (m, res) in loaded {
-                let summary = match res {
-                    Ok((actual, data)) => {
-                        if let Some(a) = actual {
-                            self.needs.mods.insert(a);
-                        }
-                        match modfile::parse_lax("go.mod", &data) {
-                            Ok(f) => Some(self.summarize(&f)),
-                            Err(e) => {
-                                self.needs
-                                    .errors
-                                    .insert(m.clone(), format!("parsing go.mod: {e}"));
-                                None
-                            }
-                        }
-                    }
-                    Err(reason) => {
-                        self.needs.errors.insert(m.clone(), reason);
+            self.record(&m, res);
+            for pruning in waiting.remove(&m).unwrap_or_default() {
+                self.queue.push((m.clone(), pruning));
+            }
+        }
+    }
+
+    /// Records a loaded go.mod: its requirements join the graph.
+    fn record(&mut self, m: &ModVer, res: LoadResult) {
+        let summary = match res {
+            Ok((actual, data)) => {
+                if let Some(a) = actual {
+                    self.needs.mods.insert(a);
+                }
+                match modfile::parse_lax("go.mod", &data) {
+                    Ok(f) => Some(self.summarize(&f)),
+                    Err(e) => {
+                        self.needs
+                            .errors
+                            .insert(m.clone(), format!("parsing go.mod: {e}"));
                         None
                     }
-                };
-                if let Some(s) = &summary {
-                    for r in &s.require {
-                        self.graph.note(r);
-                    }
-                    self.graph.required.insert(m.clone(), s.require.clone());
-                }
-                self.summaries.insert(m, summary);
-            }
-            for (m, pruning) in batch {
-                let Some(Some(s)) = self.summaries.get(&m) else {
-                    continue;
-                };
-                let (mod_pruned, reqs) = (s.pruned, s.require.clone());
-                let next = if pruning == Pruning::Unpruned || !mod_pruned {
-                    Pruning::Unpruned
-                } else {
-                    Pruning::Pruned
-                };
-                if pruning != Pruning::Pruned || !mod_pruned {
-                    for r in reqs {
-                        self.enqueue(r, next);
-                    }
                 }
             }
+            Err(reason) => {
+                self.needs.errors.insert(m.clone(), reason);
+                None
+            }
+        };
+        if let Some(s) = &summary {
+            for r in &s.require {
+                self.graph.note(r);
+            }
+            self.graph.required.insert(m.clone(), s.require.clone());
+        }
+        self.summaries.insert(m.clone(), summary);
+    }
+
+    /// Queues the requirements of a loaded `m` reached with `pruning`, as far as pruning lets
+    /// the graph go below it.
+    fn expand(&mut self, m: &ModVer, pruning: Pruning) {
+        let Some(Some(s)) = self.summaries.get(m) else {
+            return;
+        };
+        let mod_pruned = s.pruned;
+        if pruning == Pruning::Pruned && mod_pruned {
+            return;
+        }
+        let next = if pruning == Pruning::Unpruned || !mod_pruned {
+            Pruning::Unpruned
+        } else {
+            Pruning::Pruned
+        };
+        for r in s.require.clone() {
+            self.enqueue(r, next);
         }
     }
 
@@ -614,6 +645,108 @@ mod tests {
         let n = walk(&[m], None, &t, 4).await;
         assert_eq!(n.errors.len(), 1);
         assert!(n.mods.is_empty());
+    }
+
+    /// A loader over a table whose loads of `gate` wait until `opener` starts loading, and
+    /// that counts loads in flight.
+    struct Gated {
+        table: Table,
+        gate: ModVer,
+        opener: ModVer,
+        opened: tokio::sync::Notify,
+        in_flight: std::sync::atomic::AtomicUsize,
+        max_in_flight: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Gated {
+        fn new(table: Table, gate: &str, opener: &str) -> Self {
+            let mv = |s: &str| {
+                let (p, v) = s.split_once('@').unwrap();
+                ModVer::new(p, v)
+            };
+            Gated {
+                table,
+                gate: mv(gate),
+                opener: mv(opener),
+                opened: tokio::sync::Notify::new(),
+                in_flight: Default::default(),
+                max_in_flight: Default::default(),
+            }
+        }
+    }
+
+    impl GoModLoader for Gated {
+        fn load(&self, m: &ModVer) -> impl Future<Output = Result<Vec<u8>, String>> + Send {
+            use std::sync::atomic::Ordering::SeqCst;
+            let m = m.clone();
+            async move {
+                let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+                self.max_in_flight.fetch_max(now, SeqCst);
+                if m == self.opener {
+                    self.opened.notify_one();
+                }
+                if m == self.gate {
+                    self.opened.notified().await;
+                }
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                self.in_flight.fetch_sub(1, SeqCst);
+                self.table.load(&m).await
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn readmodgraph_loads_a_requirement_without_waiting_for_the_rest_of_its_level() {
+        // slow.com/s cannot finish before c.com/c (a requirement of f.com/f, on the same level
+        // as s) starts loading: a walk with level barriers would never get there.
+        let t = table(&[
+            ("slow.com/s@v1.0.0", "module slow.com/s\ngo 1.16\n"),
+            (
+                "f.com/f@v1.0.0",
+                "module f.com/f\ngo 1.16\nrequire c.com/c v1.0.0\n",
+            ),
+            ("c.com/c@v1.0.0", "module c.com/c\ngo 1.16\n"),
+        ]);
+        let loader = Gated::new(t, "slow.com/s@v1.0.0", "c.com/c@v1.0.0");
+        let m = main("module x\ngo 1.16\nrequire (\n\tslow.com/s v1.0.0\n\tf.com/f v1.0.0\n)\n");
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            walk(&[m], None, &loader, 4),
+        )
+        .await
+        .expect("the walk waited for the whole level");
+        assert_eq!(
+            names(&n.zips),
+            ["c.com/c@v1.0.0", "f.com/f@v1.0.0", "slow.com/s@v1.0.0"]
+        );
+    }
+
+    #[tokio::test]
+    async fn readmodgraph_keeps_at_most_jobs_go_mod_loads_in_flight() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let entries: Vec<(String, String)> = (0..20)
+            .map(|i| {
+                (
+                    format!("m.com/m{i}@v1.0.0"),
+                    format!("module m.com/m{i}\ngo 1.16\n"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let loader = Gated::new(table(&refs), "none@v0.0.0", "none@v0.0.0");
+        let mut text = String::from("module x\ngo 1.16\nrequire (\n");
+        for i in 0..20 {
+            text.push_str(&format!("\tm.com/m{i} v1.0.0\n"));
+        }
+        text.push_str(")\n");
+        let n = walk(&[main(&text)], None, &loader, 3).await;
+        assert_eq!(n.mods.len(), 20);
+        assert_eq!(loader.max_in_flight.load(SeqCst), 3);
     }
 
     #[test]

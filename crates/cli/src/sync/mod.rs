@@ -99,8 +99,8 @@ pub struct SyncArgs {
     /// TOML configuration file (the keys of `serve`; store, upstream and timeouts apply)
     #[arg(long, env = "MODFERRY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// How many module versions to fetch at once
-    #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
+    /// How many module versions to fetch and store at once
+    #[arg(long, short = 'j', default_value_t = 16, value_name = "N")]
     pub jobs: usize,
     /// Print the report as JSON on stdout (schema in docs/air-gap.md) and no progress bar
     #[arg(long)]
@@ -153,7 +153,7 @@ pub async fn open_mirror_sumdb(
     sumdb: bool,
 ) -> Result<(Arc<Mirror>, String, sumdb::SyncSumdbs)> {
     let store_url = cfg.store.to_string_lossy().into_owned();
-    let store: DynStore = modferry_store::open_store(&store_url)
+    let store: DynStore = modferry_store::open_store_with(&store_url, &cfg.s3.settings)
         .await
         .with_context(|| format!("cannot open the store {store_url}"))?;
     let (source, desc) = if offline {
@@ -452,19 +452,27 @@ pub async fn fetch(
                     }),
                     Want::Zip => {
                         let key = layout::zip(&m.path, &m.version).map_err(|e| e.to_string())?;
-                        let had = store.head(&key).await.map_err(|e| e.to_string())?.is_some();
-                        mirror
-                            .ensure_zip(&m.path, &m.version)
+                        // A zip is complete once its .ziphash is stored (written last, after
+                        // the .info and .mod): then there is nothing to fetch. A zip without
+                        // one (an interrupted run) is verified or fetched by ensure_zip.
+                        let ready = mirror
+                            .zip_ready(&m.path, &m.version)
                             .await
                             .map_err(|e| e.to_string())?;
+                        if !ready {
+                            mirror
+                                .ensure_zip(&m.path, &m.version)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        }
                         if let Some(meta) = store.head(&key).await.map_err(|e| e.to_string())? {
                             r.zip_bytes = Some(meta.size);
-                            if !had {
+                            if !ready {
                                 bytes_ref
                                     .fetch_add(meta.size, std::sync::atomic::Ordering::Relaxed);
                             }
                         }
-                        Ok(!had || loader.was_fetched(&m))
+                        Ok(!ready || loader.was_fetched(&m))
                     }
                 }
             }
