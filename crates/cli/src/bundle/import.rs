@@ -21,16 +21,27 @@
 //! Committing uses create-only writes: an existing file with the same content is kept (so
 //! re-importing is a no-op); an existing file with different content is a conflict that
 //! rejects the entry, naming both SHA-256s.
+//!
+//! Speed (docs/benchmarks.md, "bundle import"): every byte of the archive is read from it
+//! once and each zip is read back once, from the page cache. One thread copies entries to temp
+//! files (hashing the small ones on the way); as soon as a module version's files are all in,
+//! a pool of checker threads reads its zip once for both the SHA-256 and the zip checks with
+//! their `h1:`. Large temp files are synced in the background while reading goes on, and after
+//! everything is checked, module versions are committed several at a time (commits mostly wait
+//! for syncs). Zips enter the store by link, not by copy ([`Payload::File`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
+use modferry_formats::modzip::ZipSummary;
 use modferry_formats::{dirhash, gosum, modfile, modzip};
 use modferry_store::{DynStore, FileKind, Payload, PutMode, PutOutcome, layout};
 
@@ -73,9 +84,12 @@ impl Outcomes {
 }
 
 /// A file read out of the archive into the temp directory.
+#[derive(Debug, Clone)]
 struct Extracted {
     path: PathBuf,
-    sha256: String,
+    /// Computed while copying, except for module zips: their SHA-256 is computed by
+    /// [`check_entry`] in the same read as the zip checks.
+    sha256: Option<String>,
     size: u64,
 }
 
@@ -100,9 +114,78 @@ fn check_name(raw: &[u8]) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-/// Streams the archive at `bundle` into `tmp` and returns the manifest and the extracted files
-/// by archive name. Any structural problem refuses the whole archive.
-fn extract(bundle: &Path, tmp: &Path) -> Result<(Manifest, HashMap<String, Extracted>), String> {
+/// The size of the buffer each archive entry is copied through.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// How many threads check module versions while the archive is still being read: one per
+/// core, at most four. Checking (SHA-256, CRC-32 and `h1:` over every byte of a zip) costs
+/// more than reading the archive (copying), so the checks get the cores and the reading
+/// thread fits in between. Memory stays bounded: a check streams its zip from the temp file
+/// and keeps only the go.mod.
+fn check_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// How many module versions are committed at once. Committing mostly waits for the disk
+/// (every put is synced, and so is its directory), so this is more than the number of cores.
+const COMMIT_THREADS: usize = 8;
+
+/// Runs `f` on every item on up to `threads` threads (this one included); the results are in
+/// item order. A helper thread that cannot be started only means less parallelism.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, f(item)));
+        }
+        done
+    };
+    let helpers = threads.min(items.len()).saturating_sub(1);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|s| {
+        let started: Vec<_> = (0..helpers)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .collect();
+        let mut out = work();
+        for h in started {
+            match h.join() {
+                Ok(done) => out.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    });
+    out.sort_unstable_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What reading the archive produced: the manifest, the extracted files by archive name, and
+/// the result of [`check_entry`] for each manifest entry whose files all arrived (by index).
+struct Extraction {
+    manifest: Manifest,
+    got: HashMap<String, Extracted>,
+    checked: HashMap<usize, Result<CheckedFiles, String>>,
+}
+
+/// Streams the archive at `bundle` into `tmp`. Any structural problem refuses the whole
+/// archive.
+///
+/// The archive is read once, each file copied to a temp file (and hashed on the way, except
+/// module zips). As soon as all files of a module version are in, [`check_entry`] runs on it
+/// on one of the [`check_threads`] (its zip is then still in the page cache; the zip's SHA-256
+/// is computed in the same read as its checks), while this thread goes on reading. Checks only
+/// read temp files, so their results are simply dropped when the archive turns out to be
+/// refused. With `flush`, large temp files are synced in the background ([`flush_staged`]).
+fn extract(
+    bundle: &Path,
+    tmp: &Path,
+    sums: Option<&SumIndex>,
+    flush: bool,
+) -> Result<Extraction, String> {
     let file = File::open(bundle).map_err(|e| format!("cannot open {}: {e}", bundle.display()))?;
     let dec = zstd::Decoder::new(file).map_err(|e| format!("not a zstd stream: {e}"))?;
     let mut ar = tar::Archive::new(dec);
@@ -133,15 +216,116 @@ fn extract(bundle: &Path, tmp: &Path) -> Result<(Manifest, HashMap<String, Extra
     manifest.check()?;
 
     let mut expected: HashMap<String, u64> = HashMap::new();
-    for e in &manifest.modules {
-        for (_, name, sum) in e.files()? {
-            expected.insert(name, sum.size);
+    // Module files: archive name -> manifest entry; and how many files each entry still lacks.
+    let mut owner: HashMap<String, (usize, FileKind)> = HashMap::new();
+    let mut lacking: Vec<usize> = Vec::with_capacity(manifest.modules.len());
+    for (i, e) in manifest.modules.iter().enumerate() {
+        let files = e.files()?;
+        lacking.push(files.len());
+        for (kind, name, sum) in files {
+            expected.insert(name.clone(), sum.size);
+            owner.insert(name, (i, kind));
         }
     }
     for (name, size) in super::sumdb::expected_files(manifest.sumdb.as_ref())? {
         expected.insert(name, size);
     }
+
+    let modules = &manifest.modules;
+    let (job_tx, job_rx) = mpsc::channel::<(usize, HashMap<String, Extracted>)>();
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<CheckedFiles, String>)>();
+    let (flush_tx, flush_rx) = mpsc::channel::<PathBuf>();
+    // Set when the archive is refused: the checkers drop what is queued.
+    let refused = AtomicBool::new(false);
+    // Set when reading ends: the flusher stops (committing syncs what it did not reach).
+    let read_all = AtomicBool::new(false);
+    let got = std::thread::scope(|s| {
+        // A thread that fails to start is no loss: unchecked entries are checked afterwards.
+        if flush {
+            let _ = std::thread::Builder::new()
+                .name("bundle-flush".into())
+                .spawn_scoped(s, || flush_staged(flush_rx, &refused, &read_all));
+        }
+        for _ in 0..check_threads() {
+            let done_tx = done_tx.clone();
+            let (job_rx, refused) = (&job_rx, &refused);
+            let _ = std::thread::Builder::new()
+                .name("bundle-check".into())
+                .spawn_scoped(s, move || {
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((i, files)) = job else { break };
+                        if refused.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let res = check_entry(&modules[i], &|n| files.get(n), sums);
+                        if done_tx.send((i, res)).is_err() {
+                            break;
+                        }
+                    }
+                });
+        }
+        drop(done_tx);
+        let hash_later = |name: &str| owner.get(name).is_some_and(|o| o.1 == FileKind::Zip);
+        let res = read_files(&mut entries, tmp, &expected, hash_later, |name, got| {
+            let Some(&(i, _)) = owner.get(name) else {
+                return;
+            };
+            if let Some(x) = got.get(name)
+                && x.size >= FLUSH_EARLY
+            {
+                // Sending fails only when the flusher is not running; then commit syncs.
+                let _ = flush_tx.send(x.path.clone());
+            }
+            lacking[i] = lacking[i].saturating_sub(1);
+            if lacking[i] > 0 {
+                return;
+            }
+            let files = modules[i]
+                .files()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, n, _)| got.get(&n).map(|x| (n, x.clone())))
+                .collect();
+            // Sending fails only when no checker is running; then the entry is checked below.
+            let _ = job_tx.send((i, files));
+        });
+        if res.is_err() {
+            refused.store(true, Ordering::Relaxed);
+        }
+        read_all.store(true, Ordering::Relaxed);
+        drop(job_tx);
+        drop(flush_tx);
+        res
+    })?;
+    let checked: HashMap<_, _> = done_rx.into_iter().collect();
+    // Read the compressed stream to its end so a truncated frame (or a bad zstd checksum) is
+    // noticed even when the tar end marker happened to survive.
+    let mut dec = ar.into_inner();
+    std::io::copy(&mut dec, &mut std::io::sink()).map_err(broken)?;
+    Ok(Extraction {
+        manifest,
+        got,
+        checked,
+    })
+}
+
+/// Copies the archive's remaining entries into `tmp`, hashing each on the way unless
+/// `hash_later` says otherwise, and calls `arrived` after each one with the files so far.
+fn read_files<R: Read>(
+    entries: &mut tar::Entries<'_, R>,
+    tmp: &Path,
+    expected: &HashMap<String, u64>,
+    hash_later: impl Fn(&str) -> bool,
+    mut arrived: impl FnMut(&str, &HashMap<String, Extracted>),
+) -> Result<HashMap<String, Extracted>, String> {
+    let broken = |e: std::io::Error| format!("the archive is truncated or corrupt: {e}");
     let mut got: HashMap<String, Extracted> = HashMap::new();
+    let mut buf = vec![0u8; COPY_CHUNK];
     for (n, entry) in entries.enumerate() {
         let mut entry = entry.map_err(broken)?;
         let name = check_name(&entry.path_bytes())?;
@@ -167,15 +351,16 @@ fn extract(bundle: &Path, tmp: &Path) -> Result<(Manifest, HashMap<String, Extra
         }
         let path = tmp.join(format!("{n}"));
         let mut out = File::create(&path).map_err(|e| format!("temp file: {e}"))?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut h = (!hash_later(&name)).then(Sha256::new);
         let mut total = 0u64;
         loop {
             let k = entry.read(&mut buf).map_err(broken)?;
             if k == 0 {
                 break;
             }
-            h.update(&buf[..k]);
+            if let Some(h) = &mut h {
+                h.update(&buf[..k]);
+            }
             out.write_all(&buf[..k])
                 .map_err(|e| format!("writing a temp file: {e}"))?;
             total += k as u64;
@@ -183,19 +368,34 @@ fn extract(bundle: &Path, tmp: &Path) -> Result<(Manifest, HashMap<String, Extra
         out.flush()
             .map_err(|e| format!("writing a temp file: {e}"))?;
         got.insert(
-            name,
+            name.clone(),
             Extracted {
                 path,
-                sha256: hex::encode(h.finalize()),
+                sha256: h.map(|h| hex::encode(h.finalize())),
                 size: total,
             },
         );
+        arrived(&name, &got);
     }
-    // Read the compressed stream to its end so a truncated frame (or a bad zstd checksum) is
-    // noticed even when the tar end marker happened to survive.
-    let mut dec = ar.into_inner();
-    std::io::copy(&mut dec, &mut std::io::sink()).map_err(broken)?;
-    Ok((manifest, got))
+    Ok(got)
+}
+
+/// Staged files at least this large are synced to disk while the archive is still being read.
+const FLUSH_EARLY: u64 = 1 << 20;
+
+/// Syncs the staged files sent on `paths` until reading ends. An import has to sync every
+/// file it commits; starting on the large ones early lets the disk write them while the CPU
+/// reads and checks the rest, instead of all at commit time. Errors are ignored here: commit
+/// syncs again and reports them.
+fn flush_staged(paths: mpsc::Receiver<PathBuf>, refused: &AtomicBool, read_all: &AtomicBool) {
+    for p in paths {
+        if refused.load(Ordering::Relaxed) || read_all.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Ok(f) = File::open(&p) {
+            let _ = f.sync_data();
+        }
+    }
 }
 
 /// Checked files ready to commit: (kind, temp path, SHA-256).
@@ -235,6 +435,36 @@ pub fn check_module_files(
     go_mod: &[u8],
     zip: Option<&Path>,
 ) -> Result<Checked, String> {
+    let validate = zip.map(|p| move || validate_zip_path(module, version, p));
+    check_files_with(module, version, info, go_mod, validate)
+}
+
+/// [`modzip::validate_zip`] on the zip at `p`.
+fn validate_zip_path(module: &str, version: &str, p: &Path) -> Result<ZipSummary, String> {
+    let f = File::open(p).map_err(|err| format!("reading {}: {err}", p.display()))?;
+    validate_zip_file(module, version, f)
+}
+
+/// [`modzip::validate_zip`] on `r`, whose size is found by seeking.
+fn validate_zip_file(
+    module: &str,
+    version: &str,
+    mut r: impl Read + Seek,
+) -> Result<ZipSummary, String> {
+    let size = r.seek(SeekFrom::End(0)).map_err(|err| err.to_string())?;
+    r.seek(SeekFrom::Start(0)).map_err(|err| err.to_string())?;
+    modzip::validate_zip(module, version, r, size).map_err(|err| format!("zip rejected: {err}"))
+}
+
+/// [`check_module_files`] with the zip check given as `validate` (run after the `.info` and
+/// `.mod` checks passed, or its result reported then).
+fn check_files_with(
+    module: &str,
+    version: &str,
+    info: &[u8],
+    go_mod: &[u8],
+    validate: Option<impl FnOnce() -> Result<ZipSummary, String>>,
+) -> Result<Checked, String> {
     let v: serde_json::Value =
         serde_json::from_slice(info).map_err(|err| format!(".info is not JSON: {err}"))?;
     if v.get("Version").and_then(|x| x.as_str()) != Some(version) {
@@ -251,12 +481,8 @@ pub fn check_module_files(
     }
     let mod_h1 = dirhash::hash_go_mod(go_mod);
     let mut zip_h1 = None;
-    if let Some(p) = zip {
-        let mut f = File::open(p).map_err(|err| format!("reading {}: {err}", p.display()))?;
-        let size = f.seek(SeekFrom::End(0)).map_err(|err| err.to_string())?;
-        f.seek(SeekFrom::Start(0)).map_err(|err| err.to_string())?;
-        let summary = modzip::validate_zip(module, version, f, size)
-            .map_err(|err| format!("zip rejected: {err}"))?;
+    if let Some(validate) = validate {
+        let summary = validate()?;
         match &summary.go_mod {
             Some(zm) if zm.as_slice() != go_mod => {
                 return Err(format!(
@@ -276,17 +502,99 @@ pub fn check_module_files(
     Ok(Checked { mod_h1, zip_h1 })
 }
 
+/// Reads the zip at `p` once for both its SHA-256 (returned first) and
+/// [`modzip::validate_zip`] (whose result is returned second, to be reported in its turn).
+fn hash_and_validate(
+    module: &str,
+    version: &str,
+    p: &Path,
+) -> Result<(String, Result<ZipSummary, String>), String> {
+    let f = File::open(p).map_err(|e| format!("reading a temp file: {e}"))?;
+    let mut r = HashingReader::new(f);
+    let checked = validate_zip_file(module, version, &mut r);
+    let sha256 = r
+        .finish()
+        .map_err(|e| format!("reading a temp file: {e}"))?;
+    Ok((sha256, checked))
+}
+
+/// A file reader that computes the SHA-256 of the whole file as a side effect of reading it
+/// for something else, in whatever order: bytes are hashed when a read first covers them in
+/// file order (the zip checks read a zip's entries front to back, so that is nearly all of
+/// them); [`HashingReader::finish`] reads and hashes whatever the reads skipped.
+struct HashingReader {
+    file: File,
+    /// The file position.
+    pos: u64,
+    /// Everything before this offset is hashed, nothing after it.
+    hashed: u64,
+    hash: Sha256,
+}
+
+impl HashingReader {
+    fn new(file: File) -> Self {
+        HashingReader {
+            file,
+            pos: 0,
+            hashed: 0,
+            hash: Sha256::new(),
+        }
+    }
+
+    /// Hashes the rest of the file and returns the hex SHA-256.
+    fn finish(mut self) -> std::io::Result<String> {
+        self.file.seek(SeekFrom::Start(self.hashed))?;
+        sha256_tail(&mut self.file, self.hash)
+    }
+}
+
+/// Feeds the rest of `r` into `hash` and returns the hex digest.
+fn sha256_tail(r: &mut impl Read, mut hash: Sha256) -> std::io::Result<String> {
+    let mut buf = vec![0u8; COPY_CHUNK];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => hash.update(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.file.read(buf)?;
+        let end = self.pos + k as u64;
+        if self.pos <= self.hashed && self.hashed < end {
+            // Within `buf` because pos <= hashed < pos + k.
+            let from = usize::try_from(self.hashed - self.pos).unwrap_or(k);
+            self.hash.update(&buf[from..k]);
+            self.hashed = end;
+        }
+        self.pos = end;
+        Ok(k)
+    }
+}
+
+impl Seek for HashingReader {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.file.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
 /// Checks one entry's extracted files; returns the files to commit (kind, temp path).
-fn check_entry(
+fn check_entry<'a>(
     e: &Entry,
-    got: &HashMap<String, Extracted>,
+    got: &dyn Fn(&str) -> Option<&'a Extracted>,
     sums: Option<&SumIndex>,
-) -> Result<Vec<(FileKind, PathBuf, String)>, String> {
+) -> Result<CheckedFiles, String> {
     let mut files = Vec::new();
+    // The zip checks, when they ran in the same read as the zip's SHA-256.
+    let mut zip_checked = None;
     for (kind, name, sum) in e.files()? {
-        let x = got
-            .get(&name)
-            .ok_or_else(|| format!("{name} is missing from the archive"))?;
+        let x = got(&name).ok_or_else(|| format!("{name} is missing from the archive"))?;
         if x.size != sum.size {
             return Err(format!(
                 ".{}: {} bytes, the manifest says {}",
@@ -295,15 +603,28 @@ fn check_entry(
                 sum.size
             ));
         }
-        if x.sha256 != sum.sha256 {
+        let sha256 = match &x.sha256 {
+            Some(h) => h.clone(),
+            None if kind == FileKind::Zip => {
+                let (h, checked) = hash_and_validate(&e.module, &e.version, &x.path)?;
+                zip_checked = Some(checked);
+                h
+            }
+            None => {
+                let f = File::open(&x.path).map_err(|e| format!("reading a temp file: {e}"))?;
+                sha256_reader(f)
+                    .map_err(|e| format!("reading a temp file: {e}"))?
+                    .sha256
+            }
+        };
+        if sha256 != sum.sha256 {
             return Err(format!(
-                ".{}: SHA-256 {} does not match the manifest's {}",
+                ".{}: SHA-256 {sha256} does not match the manifest's {}",
                 kind.ext(),
-                x.sha256,
                 sum.sha256
             ));
         }
-        files.push((kind, x.path.clone(), x.sha256.clone()));
+        files.push((kind, x.path.clone(), sha256));
     }
     let read_small = |kind: FileKind| -> Result<Vec<u8>, String> {
         let p = &files
@@ -315,11 +636,11 @@ fn check_entry(
     };
     let info = read_small(FileKind::Info)?;
     let go_mod = read_small(FileKind::Mod)?;
-    let zip_path = files
-        .iter()
-        .find(|f| f.0 == FileKind::Zip)
-        .map(|f| f.1.clone());
-    let checked = check_module_files(&e.module, &e.version, &info, &go_mod, zip_path.as_deref())?;
+    let validate = files.iter().find(|f| f.0 == FileKind::Zip).map(|f| {
+        let p = f.1.clone();
+        move || zip_checked.unwrap_or_else(|| validate_zip_path(&e.module, &e.version, &p))
+    });
+    let checked = check_files_with(&e.module, &e.version, &info, &go_mod, validate)?;
     let mod_h1 = checked.mod_h1;
     if mod_h1 != e.go_mod_h1 {
         return Err(format!(
@@ -452,10 +773,19 @@ pub fn import(
         .prefix("bundle-import-")
         .tempdir_in(tmp_parent)
         .map_err(|e| format!("cannot create a temp dir in {}: {e}", tmp_parent.display()))?;
-    let (manifest, got) = extract(bundle, tmp.path())?;
+    let Extraction {
+        manifest,
+        got,
+        mut checked,
+    } = extract(bundle, tmp.path(), sums.as_ref(), store.is_some())?;
     let carried = |name: &str| {
-        got.get(name)
-            .map(|x| (x.path.clone(), x.sha256.clone(), x.size))
+        let x = got.get(name)?;
+        let sha256 = match &x.sha256 {
+            Some(h) => h.clone(),
+            // Only module zips are hashed later, and no checksum-database file is one.
+            None => sha256_reader(File::open(&x.path).ok()?).ok()?.sha256,
+        };
+        Some((x.path.clone(), sha256, x.size))
     };
     let verified = super::sumdb::verify(
         handle,
@@ -466,34 +796,42 @@ pub fn import(
         tmp.path(),
     )?;
     let sumdbs = verified.databases();
-    let mut checked: Vec<(String, Result<CheckedFiles, String>)> = Vec::new();
-    for e in &manifest.modules {
-        let res = check_entry(e, &got, sums.as_ref())
-            .and_then(|files| verified.check_entry(e).map(|()| files));
-        checked.push((e.what(), res));
-    }
-    let mut entries = Vec::new();
-    let mut touched: BTreeMap<String, ()> = BTreeMap::new();
-    for (e, (what, res)) in manifest.modules.iter().zip(checked) {
-        let outcome = match (res, store) {
-            (Err(r), _) => Outcome::Rejected(r),
-            (Ok(_), None) => Outcome::Verified,
-            (Ok(files), Some(store)) => match commit(handle, store, &e.module, &e.version, files) {
-                Ok(true) => {
-                    touched.insert(e.module.clone(), ());
-                    Outcome::Imported
-                }
+    let results: Vec<Result<CheckedFiles, String>> = (manifest.modules.iter().enumerate())
+        .map(|(i, e)| {
+            // Entries with a file missing from the archive were never checked while reading.
+            let res = checked
+                .remove(&i)
+                .unwrap_or_else(|| check_entry(e, &|n| got.get(n), sums.as_ref()));
+            res.and_then(|files| verified.check_entry(e).map(|()| files))
+        })
+        .collect();
+    // Everything is checked: commit the module versions that passed, several at a time.
+    let work: Vec<_> = manifest.modules.iter().zip(results).collect();
+    let outcomes = par_map(&work, COMMIT_THREADS, |(e, res)| match (res, store) {
+        (Err(r), _) => Outcome::Rejected(r.clone()),
+        (Ok(_), None) => Outcome::Verified,
+        (Ok(files), Some(store)) => {
+            match commit(handle, store, &e.module, &e.version, files.clone()) {
+                Ok(true) => Outcome::Imported,
                 Ok(false) => Outcome::Present,
                 Err(r) => Outcome::Rejected(r),
-            },
-        };
-        entries.push((what, outcome));
+            }
+        }
+    });
+    let mut touched: BTreeSet<&str> = BTreeSet::new();
+    let mut entries = Vec::new();
+    for (e, outcome) in manifest.modules.iter().zip(outcomes) {
+        if outcome == Outcome::Imported {
+            touched.insert(&e.module);
+        }
+        entries.push((e.what(), outcome));
     }
     let mut sumdb_remarks = Vec::new();
     if let Some(store) = store {
-        for module in touched.keys() {
-            refresh_list(handle, store, module)?;
-        }
+        let touched: Vec<&str> = touched.into_iter().collect();
+        par_map(&touched, COMMIT_THREADS, |m| refresh_list(handle, store, m))
+            .into_iter()
+            .collect::<Result<(), String>>()?;
         sumdb_remarks = super::sumdb::commit(handle, store, verified)?;
     }
     Ok(Outcomes {
@@ -522,6 +860,54 @@ mod tests {
         ];
         for (name, ok) in cases {
             assert_eq!(check_name(name.as_bytes()).is_ok(), *ok, "{name}");
+        }
+    }
+
+    /// One step of a read pattern: seek to an offset, then read up to that many bytes.
+    type Step = (u64, usize);
+
+    #[test]
+    fn zip_sha256_is_of_the_whole_file_whatever_the_checks_read() {
+        // Like a zip check: the end first (central directory), then front to back, with
+        // overlaps, gaps and rereads; or nothing at all.
+        let cases: &[(&str, &[Step])] = &[
+            ("nothing read", &[]),
+            ("front to back", &[(0, 4000), (4000, 6000)]),
+            ("end first", &[(9000, 1000), (0, 10_000)]),
+            ("overlap", &[(0, 100), (50, 500), (0, 30)]),
+            ("gap", &[(0, 100), (200, 9800)]),
+            ("past the end", &[(9990, 100), (20_000, 10)]),
+        ];
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let want = hex::encode(Sha256::digest(&data));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, &data).unwrap();
+        for (what, steps) in cases {
+            let mut r = HashingReader::new(File::open(&p).unwrap());
+            for &(at, len) in *steps {
+                r.seek(SeekFrom::Start(at)).unwrap();
+                let mut buf = vec![0u8; len];
+                let mut n = 0;
+                while n < len {
+                    match r.read(&mut buf[n..]).unwrap() {
+                        0 => break,
+                        k => n += k,
+                    }
+                }
+            }
+            assert_eq!(r.finish().unwrap(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn parallel_commit_keeps_manifest_order() {
+        let cases: &[(usize, usize)] = &[(0, 8), (1, 8), (5, 1), (100, 3), (100, 8)];
+        for &(n, threads) in cases {
+            let items: Vec<usize> = (0..n).collect();
+            let got = par_map(&items, threads, |i| i * 2);
+            let want: Vec<usize> = items.iter().map(|i| i * 2).collect();
+            assert_eq!(got, want, "{n} items on {threads} threads");
         }
     }
 }
