@@ -541,6 +541,33 @@ impl Mirror {
         module: &str,
         version: &str,
     ) -> Result<(), ApiError> {
+        self.ensure_info_mod_with(module, version, None).await
+    }
+
+    /// [`Mirror::ensure_info_mod`] that also hands the go.mod to `early` as soon as it has
+    /// passed every check, before it is written: a caller that needs only its content (the
+    /// graph walk of `sync`) goes on while the store makes the files durable, and may drop
+    /// this future then (the fetch runs as its own task; a later `ensure_info_mod` joins it).
+    /// `early` gets nothing when the files were stored already, when a fetch under way for
+    /// another request was joined, or on failure: the result says which. Should a conflicting
+    /// `.mod` from another writer be found while storing, the store keeps that one and the
+    /// early content was the upstream's.
+    pub async fn ensure_info_mod_early(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        early: tokio::sync::oneshot::Sender<Bytes>,
+    ) -> Result<(), ApiError> {
+        self.ensure_info_mod_with(module, version, Some(early))
+            .await
+    }
+
+    async fn ensure_info_mod_with(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        early: Option<tokio::sync::oneshot::Sender<Bytes>>,
+    ) -> Result<(), ApiError> {
         Self::check_canonical(module, version)?;
         let info_key = store_key(layout::info(module, version))?;
         let mod_key = store_key(layout::go_mod(module, version))?;
@@ -566,7 +593,7 @@ impl Mirror {
                 }
                 let wanted = [info_key.clone(), mod_key.clone()];
                 this.under_lease(&info_key, &wanted, || {
-                    this.fetch_info_mod(&source, &m, &v, &info_key, &mod_key)
+                    this.fetch_info_mod(&source, &m, &v, &info_key, &mod_key, early)
                 })
                 .await
             })
@@ -585,6 +612,7 @@ impl Mirror {
         v: &str,
         info_key: &Key,
         mod_key: &Key,
+        early: Option<tokio::sync::oneshot::Sender<Bytes>>,
     ) -> Result<(), ApiError> {
         let what = format!("{m}@{v}");
         // Both requests at once (one round trip instead of two); the .info's outcome is
@@ -597,6 +625,10 @@ impl Mirror {
         let mod_h1 = dirhash::hash_go_mod(&gomod);
         for check in &self.extras.checks {
             check.check_go_mod(m, v, &mod_h1).await?;
+        }
+        if let Some(early) = early {
+            // The receiver may be gone; storing goes on regardless.
+            let _ = early.send(gomod.clone());
         }
         self.put_immutable(mod_key, gomod).await?;
         self.put_immutable(info_key, info).await?;

@@ -222,15 +222,32 @@ impl GoModLoader for MirrorLoader {
             let store = self.mirror.store();
             let key = layout::go_mod(&m.path, &m.version).map_err(|e| e.to_string())?;
             let had = store.head(&key).await.map_err(|e| e.to_string())?.is_some();
-            self.mirror
-                .ensure_info_mod(&m.path, &m.version)
-                .await
-                .map_err(|e| e.to_string())?;
+            // The walk goes on as soon as the go.mod has passed the mirror's checks; storing
+            // it (fsyncs) continues in the fetch's own task, which `fetch` joins later.
+            let (tx, mut rx) = tokio::sync::oneshot::channel();
+            let ensure = self.mirror.ensure_info_mod_early(&m.path, &m.version, tx);
+            tokio::pin!(ensure);
+            let early = tokio::select! {
+                res = &mut ensure => {
+                    res.map_err(|e| e.to_string())?;
+                    rx.try_recv().ok()
+                }
+                got = &mut rx => match got {
+                    Ok(gomod) => Some(gomod),
+                    Err(_) => {
+                        (&mut ensure).await.map_err(|e| e.to_string())?;
+                        None
+                    }
+                },
+            };
             if !had {
                 self.fetched
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(m.clone());
+            }
+            if let Some(gomod) = early {
+                return Ok(gomod.to_vec());
             }
             let data = store
                 .get_bytes(&key, modferry_formats::modzip::MAX_GO_MOD)
@@ -441,15 +458,16 @@ pub async fn fetch(
             let res: Result<bool, String> = async {
                 let store = mirror.store();
                 match want {
-                    Want::Mod => Ok(loader.was_fetched(&m) || {
+                    Want::Mod => {
+                        // Always asked: a go.mod the walk loaded may still be being stored.
                         let key = layout::info(&m.path, &m.version).map_err(|e| e.to_string())?;
                         let had = store.head(&key).await.map_err(|e| e.to_string())?.is_some();
                         mirror
                             .ensure_info_mod(&m.path, &m.version)
                             .await
                             .map_err(|e| e.to_string())?;
-                        !had
-                    }),
+                        Ok(!had || loader.was_fetched(&m))
+                    }
                     Want::Zip => {
                         let key = layout::zip(&m.path, &m.version).map_err(|e| e.to_string())?;
                         // A zip is complete once its .ziphash is stored (written last, after
