@@ -121,13 +121,24 @@ wait_for_quiet() {
 
 STORE="$WORK/store"
 make_module() { # MODULE ZIP_MIB
-  local dir="$STORE/$1/@v"
-  mkdir -p "$dir"
-  printf '{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}\n' >"$dir/v1.0.0.info"
-  printf 'module %s\n\ngo 1.21\n' "$1" >"$dir/v1.0.0.mod"
-  printf 'v1.0.0\n' >"$dir/list"
-  # Random bytes: the server streams stored files without re-validating them.
-  head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$dir/v1.0.0.zip"
+  # A real module zip (stored entries of random bytes) with its .ziphash, as modferry stores
+  # it: the server serves a zip only once its .ziphash says it was verified.
+  python3 - "$STORE" "$1" "$2" <<'PY'
+import base64, hashlib, os, sys, zipfile
+root, mod, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = os.path.join(root, mod, "@v"); os.makedirs(d, exist_ok=True)
+gomod = f"module {mod}\n\ngo 1.21\n"
+open(os.path.join(d, "v1.0.0.mod"), "w").write(gomod)
+open(os.path.join(d, "v1.0.0.info"), "w").write('{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}\n')
+open(os.path.join(d, "list"), "w").write("v1.0.0\n")
+files = {f"{mod}@v1.0.0/go.mod": gomod.encode(), f"{mod}@v1.0.0/data.bin": os.urandom(mib << 20)}
+with zipfile.ZipFile(os.path.join(d, "v1.0.0.zip"), "w", zipfile.ZIP_STORED) as z:
+    for name, data in files.items():
+        z.writestr(name, data)
+summary = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
+h1 = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+open(os.path.join(d, "v1.0.0.ziphash"), "w").write(h1)
+PY
 }
 log "generating the store in $STORE"
 make_module example.com/bench 10

@@ -137,6 +137,12 @@ mkdir -p "$WORK/weed"
 WEED_PID=$!
 PIDS+=("$WEED_PID")
 wait_http "http://127.0.0.1:$S3/"
+# The S3 port answers before the -bucket flag's bucket exists: wait for a signed HEAD of it.
+for _ in $(seq 1 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -I --aws-sigv4 "aws:amz:us-east-1:s3" \
+    --user "$KEY:$SECRET" "http://127.0.0.1:$S3/$BUCKET")" = 200 ] && break
+  sleep 0.1
+done
 export AWS_ENDPOINT_URL=http://127.0.0.1:$S3 AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET
 

@@ -20,6 +20,10 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tools.sh
 
 N=${BENCH_SYNC_MODULES:-220}
+# Module size: BENCH_SYNC_FILES Go files of BENCH_SYNC_FUNCS one-line functions each
+# (3 × 120 ≈ 12 KiB of source per module, a 5 KiB zip; 40 × 400 ≈ 650 KiB, a 100 KiB zip).
+FILES=${BENCH_SYNC_FILES:-40}
+FUNCS=${BENCH_SYNC_FUNCS:-400}
 JOBS=${BENCH_SYNC_JOBS:-16}
 ROUNDS=${BENCH_SYNC_ROUNDS:-3}
 ensure_oracle >/dev/null
@@ -70,11 +74,11 @@ for i in $(seq 0 $((N - 1))); do
       printf ')\n'
     fi
   } >"$src/go.mod"
-  for f in a b c; do
+  for f in $(seq 1 "$FILES"); do
     {
       printf 'package m%03d\n\n' "$i"
-      for k in $(seq 1 120); do printf 'func %s%d() int { return %d * %d }\n' "$f" "$k" "$k" "$i"; done
-    } >"$src/$f.go"
+      seq 1 "$FUNCS" | awk -v f="$f" -v i="$i" '{printf "func f%d_%d() int { return %d * %d }\n", f, $1, $1, i}'
+    } >"$src/f$f.go"
   done
   cp "$src/go.mod" "$UP/$mod/@v/v1.0.0.mod"
   printf '{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}\n' >"$UP/$mod/@v/v1.0.0.info"
@@ -180,7 +184,7 @@ T_GO=$(best <<<"$TIMES_GO")
 T_SYNC=$(best <<<"$TIMES_SYNC")
 
 echo
-echo "sync benchmark: $N modules, $(nproc) cores, $(date -u +%Y-%m-%d), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "sync benchmark: $N modules ($FILES files x $FUNCS funcs each; $(du -sb --apparent-size "$UP" | cut -f1) bytes upstream), $(nproc) cores, $(date -u +%Y-%m-%d), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "upstream: $UPSTREAM_KIND; $ROUNDS rounds, best of each side (all runs, s: go $TIMES_GO| sync $TIMES_SYNC)"
 printf '%-28s %8s s best, %8s s median  (%s zips)\n' "go mod download all" "$T_GO" "$(median <<<"$TIMES_GO")" "$COUNT_GO"
 printf '%-28s %8s s best, %8s s median  (%s zips)\n' "modferry sync -j $JOBS" "$T_SYNC" "$(median <<<"$TIMES_SYNC")" "$COUNT_SYNC"
