@@ -22,6 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/tools.sh
 . scripts/lib/tools.sh
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -54,7 +56,6 @@ ensure_bench_tools() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}" >/dev/null
 }
 ensure_bench_tools
-NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   log "cargo build --release -p modferry"
@@ -83,10 +84,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 wait_http() { # URL: wait up to 10 s for a 200
   local _
   for _ in $(seq 1 100); do
@@ -97,24 +94,6 @@ wait_http() { # URL: wait up to 10 s for a 200
   return 1
 }
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Waits (up to MAX_WAIT s) while the 1-minute load is above the core count: other processes
-# (teammates' builds) would otherwise take CPU from both the servers and wrk.
-wait_for_quiet() {
-  local waited=0 l1
-  while :; do
-    l1=$(cut -d' ' -f1 /proc/loadavg)
-    if awk -v l="$l1" -v n="$NPROC" 'BEGIN{exit !(l <= n)}'; then return 0; fi
-    if [ "$waited" -ge "$MAX_WAIT" ]; then
-      log "machine still busy (load $(loadavg)); measuring anyway"
-      return 0
-    fi
-    log "machine busy (load $(loadavg)); waiting 30 s"
-    sleep 30
-    waited=$((waited + 30))
-  done
-}
 
 # ---------------------------------------------------------------------------------------------
 # The store: a warm $GOMODCACHE/cache/download-style tree, written just now (so in page cache).
@@ -170,29 +149,14 @@ start_modferry() { # NAME LOGLEVEL -> sets PORT[NAME], PID[NAME]
 # combined format to a file, unbuffered, like modferry's per-request line).
 start_nginx() { # -> NGINX_PID, NGINX_FAMILY, PORT[nginx_nolog], PORT[nginx_log]
   local prefix="$WORK/nginx"
-  mkdir -p "$prefix/tmp"
   PORT[nginx_nolog]=$(free_port)
   PORT[nginx_log]=$(free_port)
-  local user=""
-  [ "$(id -u)" = 0 ] && user="user root;"
-  cat >"$prefix/nginx.conf" <<EOF
-$user
-worker_processes 2;
-daemon off;
-pid $prefix/nginx.pid;
-error_log $prefix/error.log warn;
-events { worker_connections 4096; }
-http {
+  run_nginx "$prefix" "
   types { application/json info; text/plain mod; application/zip zip; }
   default_type text/plain;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
-  client_body_temp_path $prefix/tmp/body;
-  proxy_temp_path $prefix/tmp/proxy;
-  fastcgi_temp_path $prefix/tmp/fastcgi;
-  uwsgi_temp_path $prefix/tmp/uwsgi;
-  scgi_temp_path $prefix/tmp/scgi;
   server {
     listen 127.0.0.1:${PORT[nginx_nolog]};
     root $STORE;
@@ -202,12 +166,7 @@ http {
     listen 127.0.0.1:${PORT[nginx_log]};
     root $STORE;
     access_log $prefix/access.log combined;
-  }
-}
-EOF
-  "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
+  }"
   wait_http "http://127.0.0.1:${PORT[nginx_nolog]}$INFO"
   wait_http "http://127.0.0.1:${PORT[nginx_log]}$INFO"
   mapfile -t NGINX_FAMILY < <(family "$NGINX_PID")

@@ -20,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/tools.sh
 . scripts/lib/tools.sh
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 ROUNDS=${BENCH_GIT_ROUNDS:-3}
 ensure_go >/dev/null
@@ -72,7 +74,6 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # ---------------------------------------------------------------------------------------------
 # modferry: a fresh store and git cache per round; the server's start-up is not timed.
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 modferry_round() {
   local i=$1 port store

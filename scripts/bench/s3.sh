@@ -33,6 +33,8 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/tools.sh
 . scripts/lib/tools.sh
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -68,9 +70,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 wait_http() { # URL: up to 60 s for any HTTP answer
   local _
   for _ in $(seq 1 600); do
@@ -86,20 +85,6 @@ stop_pid() {
   wait "$1" 2>/dev/null || true
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   PIDS=("${keep[@]}")
-}
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-# Waits (up to MAX_WAIT s) while the 1-minute load is above the core count.
-wait_for_quiet() {
-  local waited=0
-  while ! awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$NPROC" 'BEGIN{exit !(l <= n)}'; do
-    if [ "$waited" -ge "$MAX_WAIT" ]; then
-      log "machine still busy (load $(loadavg)); measuring anyway"
-      return 0
-    fi
-    log "machine busy (load $(loadavg)); waiting 30 s"
-    sleep 30
-    waited=$((waited + 30))
-  done
 }
 cpu_ticks() { # utime+stime clock ticks of a set of pids
   local total=0 p t
@@ -187,27 +172,11 @@ DIRECT_BIG="http://127.0.0.1:$S3/$BUCKET/$(s3_path "$PREFIX$BIGZIP")"
 
 # nginx as a reverse proxy in front of SeaweedFS (the same endpoint modferry reads), buffering
 # each response in memory (4 x 128 KiB, never a temporary file): what any HTTP hop costs here.
-NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 NGINX_URL="" NGINX_PIDS=""
-if [ -x "$NGINX" ]; then
-  mkdir -p "$WORK/nginx/tmp"
+if [ -n "$(nginx_bin)" ]; then
   NGINX_PORT=$(free_port)
-  user=""
-  [ "$(id -u)" = 0 ] && user="user root;"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
-$user
-worker_processes 2;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
+  run_nginx "$WORK/nginx" "
   access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
   upstream seaweedfs { server 127.0.0.1:$S3; keepalive 64; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
@@ -215,18 +184,13 @@ http {
     location / {
       proxy_pass http://seaweedfs;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
       proxy_buffer_size 128k;
       proxy_buffers 4 128k;
       proxy_busy_buffers_size 256k;
       proxy_max_temp_file_size 0;
     }
-  }
-}
-EOF
-  "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
+  }"
   NGINX_PREFIX="http://127.0.0.1:$NGINX_PORT/$BUCKET"
   NGINX_URL="$NGINX_PREFIX/$(s3_path "$PREFIX$ZIP")"
   wait_http "$NGINX_URL"

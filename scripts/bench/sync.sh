@@ -18,6 +18,8 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/tools.sh
 . scripts/lib/tools.sh
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 N=${BENCH_SYNC_MODULES:-220}
 # Module size: BENCH_SYNC_FILES Go files of BENCH_SYNC_FUNCS one-line functions each
@@ -49,9 +51,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # ---------------------------------------------------------------------------------------------
 # The upstream: N modules laid out as a GOPROXY.
@@ -100,41 +99,20 @@ printf 'package consumer\n' >"$CONSUMER/c.go"
 # only when nginx is missing (or BENCH_SYNC_UPSTREAM=python).
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
-NGINX=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
-if [ -n "$NGINX" ] && [ "${BENCH_SYNC_UPSTREAM:-nginx}" = nginx ]; then
+if [ -n "$(nginx_bin)" ] && [ "${BENCH_SYNC_UPSTREAM:-nginx}" = nginx ]; then
   UPSTREAM_KIND="nginx (2 workers)"
-  prefix="$WORK/nginx"
-  mkdir -p "$prefix/tmp"
   chmod 755 "$WORK"
-  user=""
-  [ "$(id -u)" = 0 ] && user="user root;"
-  cat >"$prefix/nginx.conf" <<EOF
-$user
-worker_processes 2;
-daemon off;
-pid $prefix/nginx.pid;
-error_log $prefix/error.log warn;
-events { worker_connections 4096; }
-http {
+  run_nginx "$WORK/nginx" "
   types { application/json info; text/plain mod; application/zip zip; }
   default_type text/plain;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
   access_log off;
-  client_body_temp_path $prefix/tmp/body;
-  proxy_temp_path $prefix/tmp/proxy;
-  fastcgi_temp_path $prefix/tmp/fastcgi;
-  uwsgi_temp_path $prefix/tmp/uwsgi;
-  scgi_temp_path $prefix/tmp/scgi;
   server {
     listen 127.0.0.1:$PORT;
     root $UP;
-  }
-}
-EOF
-  "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
-  PIDS+=($!)
+  }"
 else
   UPSTREAM_KIND="python3 http.server (the server is the bottleneck: the ratio is not meaningful)"
   python3 -m http.server --bind 127.0.0.1 "$PORT" --directory "$UP" >"$WORK/http.log" 2>&1 &
