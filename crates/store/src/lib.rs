@@ -59,7 +59,7 @@ pub use error::StoreError;
 pub use fs::FsStore;
 pub use key::Key;
 pub use layout::FileKind;
-pub use s3::{DEFAULT_PART_SIZE, DEFAULT_REGION, S3Config, S3Settings, S3Store};
+pub use s3::{DEFAULT_CLAIM_TTL, DEFAULT_PART_SIZE, DEFAULT_REGION, S3Config, S3Settings, S3Store};
 pub use url::{StoreUrl, StoreUrlError, open_store, open_store_with};
 
 /// What the store knows about one object.

@@ -21,10 +21,21 @@
 //!   server (two concurrent ones both succeeded on SeaweedFS 4.48), so concurrent large writers
 //!   of one key first race for a small claim object under `.modferry/tmp/claim/` with a single
 //!   conditional `PUT` (atomic): only the winner uploads, the others wait for the object and
-//!   report [`PutOutcome::AlreadyExists`]; a claim older than 15 minutes is taken over, and so,
-//!   at once, is one this store instance left behind because it could not remove it (the store
-//!   was down). A store
-//!   with the key already there is noticed first (`HEAD`) and nothing is uploaded.
+//!   report [`PutOutcome::AlreadyExists`]. A store with the key already there is noticed first
+//!   (`HEAD`) and nothing is uploaded.
+//! - The claim's body is `<unix seconds> <instance id>`: when it was taken or last refreshed, by
+//!   the holder's clock. While the upload runs, a background task (stopped before the claim is
+//!   released, and when the write's future is dropped) rewrites it with a fresh time every
+//!   quarter of [`S3Config::claim_ttl`] (default 60 s), each time a compare-and-swap
+//!   (`If-Match` the ETag it wrote last), so an upload of any length keeps its claim. A claim
+//!   whose time is older than the TTL belongs to a writer that died (killed mid-upload) and is
+//!   taken over; so, at once, is one this store instance left behind because it could not
+//!   remove it (the store was down). Waiters give up after 15 minutes of a live claim. If a
+//!   refresh finds the claim replaced (another writer took it over, e.g. after a pause longer
+//!   than the TTL), the refresher logs a warning and stops, and the upload goes on: its
+//!   completion is still the conditional copy, so at most one writer's bytes become the object
+//!   (up to the non-atomic completion above, which two claimants at once would hit). Replica
+//!   clocks must agree to well within the TTL.
 //! - [`Store::put_if_match`] is a `PUT` with `If-Match: <etag>` (compare-and-swap; SeaweedFS
 //!   4.48 and AWS S3 enforce it under concurrent writers): `412` (or `404`, `409`) means
 //!   [`SwapOutcome::Mismatch`].
@@ -84,9 +95,12 @@ mod transport;
 /// The backend's temporary area, relative to the prefix. Never a key.
 const TMP_DIR: &str = ".modferry/tmp";
 
-/// How long a claim on a large create-only write holds before another writer may take it
-/// over (the claimant died): longer than any upload of a 500 MiB zip should take.
-const CLAIM_TTL: Duration = Duration::from_secs(15 * 60);
+/// The default of [`S3Config::claim_ttl`].
+pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(60);
+
+/// How long a writer waits for another writer's live claim (one that keeps being refreshed)
+/// before it gives up with [`StoreError::Unavailable`].
+const CLAIM_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// Temporary objects older than this are left by a dead process and removed at open.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -140,6 +154,12 @@ pub struct S3Config {
     pub part_timeout: Duration,
     /// Retries of a failed request (connection errors, 5xx), with short backoff.
     pub max_retries: usize,
+    /// How long an upload claim (see the module documentation) holds without being refreshed
+    /// before another writer may take it over: the holder refreshes it every quarter of this
+    /// while its upload runs, so this bounds how long the others wait after the holder died,
+    /// not how long an upload may take. At least one second; replica clocks must agree to well
+    /// within it.
+    pub claim_ttl: Duration,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -161,6 +181,7 @@ impl std::fmt::Debug for S3Config {
             .field("allow_http", &self.allow_http)
             .field("staging_root", &self.staging_root)
             .field("part_size", &self.part_size)
+            .field("claim_ttl", &self.claim_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +207,7 @@ impl S3Config {
             stall_timeout: Duration::from_secs(30),
             part_timeout: Duration::from_secs(300),
             max_retries: 2,
+            claim_ttl: DEFAULT_CLAIM_TTL,
         }
     }
 
@@ -394,6 +416,8 @@ struct Inner {
     request_timeout: Duration,
     stall_timeout: Duration,
     part_timeout: Duration,
+    /// [`S3Config::claim_ttl`].
+    claim_ttl: Duration,
     /// Names temporary objects: a random instance id and a counter.
     instance: u64,
     temp_counter: AtomicU64,
@@ -558,6 +582,7 @@ impl S3Store {
                 request_timeout: cfg.request_timeout,
                 stall_timeout: cfg.stall_timeout,
                 part_timeout: cfg.part_timeout,
+                claim_ttl: cfg.claim_ttl.max(Duration::from_secs(1)),
                 instance: random_u64(),
                 temp_counter: AtomicU64::new(0),
                 claims: Default::default(),
@@ -1004,11 +1029,15 @@ impl Inner {
         // (SeaweedFS 4.48 let two concurrent ones both succeed), while a single conditional
         // PUT is. So large create-only writers of one key first race for a small claim object;
         // only the winner uploads, the others wait for the object to appear.
-        let claim = match self.claim_large(key, path).await? {
+        let (claim, etag) = match self.claim_large(key, path).await? {
             Some(claim) => claim,
             None => return Ok(PutOutcome::AlreadyExists),
         };
+        // Keeps the claim fresh while the upload runs; stopped (also when this future is
+        // dropped) before the claim is removed.
+        let heartbeat = self.claim_heartbeat(key, &claim, etag);
         let outcome = self.create_large_claimed(key, path, src, file, size).await;
+        heartbeat.stop().await;
         let released = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
         self.count_claim(&claim, false);
         if !matches!(released, Ok(Ok(()))) {
@@ -1037,15 +1066,67 @@ impl Inner {
         claims.contains_key(claim.as_ref())
     }
 
-    /// Takes the claim on a large create-only write of `key`: `Some(claim path)` when this
-    /// writer may upload, `None` when the object exists (possibly after waiting for another
-    /// writer's upload to finish). A claim older than [`CLAIM_TTL`] belongs to a writer that
-    /// died and is taken over, and so is one of this instance that it no longer holds.
+    /// The body of a claim object: when it was taken or last refreshed (Unix seconds, by the
+    /// holder's clock) and the holder's instance id.
+    fn claim_body(&self) -> Bytes {
+        Bytes::from(format!("{} {:016x}\n", unix_now(), self.instance))
+    }
+
+    /// Starts refreshing `claim` (written with `etag`) every quarter of the claim TTL, each
+    /// time with a compare-and-swap on the version written last, so that a claim another
+    /// writer has taken over is never overwritten.
+    fn claim_heartbeat(&self, key: &str, claim: &ObjectPath, etag: String) -> ClaimHeartbeat {
+        let s3 = self.s3.clone();
+        let claim = claim.clone();
+        let (url, key) = (self.url.clone(), key.to_owned());
+        let instance = self.instance;
+        let (every, limit) = (self.claim_ttl / 4, self.request_timeout);
+        let task = tokio::spawn(async move {
+            let mut etag = etag;
+            loop {
+                tokio::time::sleep(every).await;
+                let body = Bytes::from(format!("{} {instance:016x}\n", unix_now()));
+                let opts =
+                    PutOptions::from(object_store::PutMode::Update(object_store::UpdateVersion {
+                        e_tag: Some(etag.clone()),
+                        version: None,
+                    }));
+                let put = s3.put_opts(&claim, PutPayload::from(body), opts);
+                match tokio::time::timeout(limit, put).await {
+                    Ok(Ok(done)) => match done.e_tag {
+                        Some(t) => etag = t,
+                        None => {
+                            tracing::warn!(store = %url, key, "store: refreshed an upload claim but got no ETag; no longer refreshing it");
+                            return;
+                        }
+                    },
+                    Ok(Err(e)) if matches!(classify(&e), Failure::Exists | Failure::NotFound) => {
+                        tracing::warn!(store = %url, key, "store: lost the upload claim to another writer (its upload went on; the conditional completion still decides the first writer)");
+                        return;
+                    }
+                    // The store is unreachable or slow: try again at the next tick.
+                    Ok(Err(e)) => {
+                        tracing::debug!(store = %url, key, error = %one_line(&e), "store: cannot refresh an upload claim");
+                    }
+                    Err(_) => {
+                        tracing::debug!(store = %url, key, "store: refreshing an upload claim timed out");
+                    }
+                }
+            }
+        });
+        ClaimHeartbeat { task }
+    }
+
+    /// Takes the claim on a large create-only write of `key`: `Some((claim path, its ETag))`
+    /// when this writer may upload, `None` when the object exists (possibly after waiting for
+    /// another writer's upload to finish). A claim not refreshed for
+    /// [`S3Config::claim_ttl`] belongs to a writer that died and is taken over, and so is one
+    /// of this instance that it no longer holds.
     async fn claim_large(
         &self,
         key: &str,
         path: &ObjectPath,
-    ) -> Result<Option<ObjectPath>, StoreError> {
+    ) -> Result<Option<(ObjectPath, String)>, StoreError> {
         let claim = ObjectPath::parse(format!(
             "{}{TMP_DIR}/claim/{}",
             self.key_prefix,
@@ -1064,12 +1145,8 @@ impl Inner {
             if self.head_path(key, path).await?.is_some() {
                 return Ok(None);
             }
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            let body = Bytes::from(format!("{now} {:016x}\n", self.instance));
-            if self.put_bytes(key, &claim, body, PutMode::Create).await? == PutOutcome::Created {
+            let now = unix_now();
+            if let Some(etag) = self.put_claim(key, &claim).await? {
                 self.count_claim(&claim, true);
                 // The object may have been completed between the head and the claim.
                 if self.head_path(key, path).await?.is_some() {
@@ -1078,7 +1155,7 @@ impl Inner {
                     self.count_claim(&claim, false);
                     return Ok(None);
                 }
-                return Ok(Some(claim));
+                return Ok(Some((claim, etag)));
             }
             // Someone else holds the claim: take it over if it is stale or a leftover of ours,
             // else wait.
@@ -1104,7 +1181,8 @@ impl Inner {
             let held_since = fields.next().and_then(|t| t.parse::<u64>().ok());
             let leftover = fields.next() == Some(format!("{:016x}", self.instance).as_str())
                 && !self.holds_claim(&claim);
-            let stale = held_since.is_some_and(|t| now.saturating_sub(t) > CLAIM_TTL.as_secs());
+            let stale =
+                held_since.is_some_and(|t| now.saturating_sub(t) > self.claim_ttl.as_secs());
             if leftover || stale {
                 let why = if leftover {
                     "store: taking over an upload claim this process failed to remove"
@@ -1115,16 +1193,47 @@ impl Inner {
                 let _ = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
                 continue;
             }
-            if started.elapsed() > CLAIM_TTL {
+            if started.elapsed() > CLAIM_WAIT {
                 return Err(StoreError::Unavailable {
                     reason: format!(
                         "{}: another writer has been storing {key} for over {} s",
                         self.url,
-                        CLAIM_TTL.as_secs()
+                        CLAIM_WAIT.as_secs()
                     ),
                 });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Creates the claim object `claim` (one conditional `PUT`): `Some(its ETag)` when this
+    /// writer took it, `None` when it is there already.
+    async fn put_claim(&self, key: &str, claim: &ObjectPath) -> Result<Option<String>, StoreError> {
+        let opts = PutOptions::from(object_store::PutMode::Create);
+        let put = self
+            .s3
+            .put_opts(claim, PutPayload::from(self.claim_body()), opts);
+        match self
+            .bounded("write claim of", key, self.request_timeout, put)
+            .await?
+        {
+            Ok(done) => match done.e_tag {
+                Some(etag) => Ok(Some(etag)),
+                None => match self
+                    .bounded(
+                        "read claim of",
+                        key,
+                        self.request_timeout,
+                        self.s3.head(claim),
+                    )
+                    .await?
+                {
+                    Ok(meta) => Ok(Some(meta.e_tag.unwrap_or_default())),
+                    Err(e) => Err(self.error("read claim of", key, e)),
+                },
+            },
+            Err(e) if matches!(classify(&e), Failure::Exists) => Ok(None),
+            Err(e) => Err(self.error("write claim of", key, e)),
         }
     }
 
@@ -1562,6 +1671,33 @@ fn quote_etag(tag: &str) -> String {
     let tag = tag.strip_prefix("W/").unwrap_or(tag);
     let bare = tag.trim_matches('"');
     format!("\"{bare}\"")
+}
+
+/// The refresher of an upload claim ([`Inner::claim_heartbeat`]); stops when dropped.
+struct ClaimHeartbeat {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ClaimHeartbeat {
+    /// Stops refreshing and waits until no refresh is in flight.
+    async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for ClaimHeartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Seconds since the Unix epoch by this machine's clock.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// Whether `key` (or a list prefix) is in the backend's temporary area.

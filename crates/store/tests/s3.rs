@@ -1,8 +1,8 @@
 //! The S3 backend against a real SeaweedFS (`weed mini` on loopback, credentials on, so every
 //! request's SigV4 signature is checked): the shared conformance suite, keys with the characters
 //! the go command's escaping produces (`@`, `!`, `+`), first-writer-wins under concurrency for
-//! single and multipart uploads, streaming of a large object, the startup checks, and an outage
-//! with recovery. No Go rule lives here beyond the key layout (`cmd/go/internal/modfetch/cache.go`
+//! single and multipart uploads, upload claims (kept by a live slow upload, taken over from an
+//! abandoned one), streaming of a large object, the startup checks, and an outage with recovery. No Go rule lives here beyond the key layout (`cmd/go/internal/modfetch/cache.go`
 //! `CachePath`), which the keys follow.
 
 #[path = "common/seaweed.rs"]
@@ -485,4 +485,181 @@ async fn outage_gives_unavailable_quickly_and_recovery_shows_nothing_partial() {
         again.get_bytes(&late, 100).await.unwrap().unwrap(),
         &b"module m\n"[..]
     );
+}
+
+/// A TCP relay to `endpoint` that forwards what the client sends at about `rate` bytes per
+/// second on each connection (answers go back at full speed): makes an upload slow.
+struct ThrottledLink {
+    url: String,
+    closing: Arc<std::sync::atomic::AtomicBool>,
+    sockets: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl ThrottledLink {
+    fn start(endpoint: &str, rate: usize) -> ThrottledLink {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        const CHUNK: usize = 16 * 1024;
+        let pause = Duration::from_secs_f64(CHUNK as f64 / rate as f64);
+        let target = endpoint.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sockets = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop, all) = (Arc::clone(&closing), Arc::clone(&sockets));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut client) = client else { continue };
+                let Ok(mut server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (Ok(mut client_w), Ok(mut server_r)) = (client.try_clone(), server.try_clone())
+                else {
+                    continue;
+                };
+                let mut held = all.lock().unwrap();
+                held.extend(client.try_clone());
+                held.extend(server.try_clone());
+                drop(held);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_r, &mut client_w);
+                    let _ = client_w.shutdown(Shutdown::Both);
+                });
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; CHUNK];
+                    while !stop.load(Ordering::SeqCst) {
+                        let n = match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(pause);
+                    }
+                    let _ = server.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        ThrottledLink {
+            url,
+            closing,
+            sockets,
+        }
+    }
+}
+
+impl Drop for ThrottledLink {
+    fn drop(&mut self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.sockets.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        // Wake the accept loop so that it sees `closing`.
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+/// A store on `prefix` with 5 MiB parts and a short upload-claim TTL, reached at `endpoint`
+/// (the SeaweedFS itself when `None`).
+async fn open_claiming(sw: &Seaweed, prefix: &str, endpoint: Option<&str>) -> S3Store {
+    let mut cfg = sw.config(prefix);
+    if let Some(endpoint) = endpoint {
+        cfg = cfg.with_endpoint(endpoint);
+    }
+    cfg.part_size = 5 * 1024 * 1024;
+    cfg.claim_ttl = CLAIM_TTL;
+    S3Store::open(cfg).await.unwrap()
+}
+
+const CLAIM_TTL: Duration = Duration::from_secs(2);
+
+/// Waits until an upload claim exists under `prefix`.
+async fn wait_for_claim(sw: &Seaweed, prefix: &str) {
+    let side = open(sw, &format!("{prefix}/.modferry")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while side.list("tmp/claim/").await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no upload claim appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_upload_longer_than_the_claim_ttl_keeps_its_claim() {
+    const SIZE: usize = 5 * 1024 * 1024 + 4096;
+    let sw = shared();
+    // About 5 s for the 5 MiB part: longer than twice the claim TTL.
+    let link = ThrottledLink::start(&sw.endpoint(), 1024 * 1024);
+    let slow = open_claiming(sw, "claim-live", Some(&link.url)).await;
+    let fast = open_claiming(sw, "claim-live", None).await;
+    let key = layout::zip("example.com/m", "v1.0.0").unwrap();
+    let first = {
+        let (store, key) = (slow.clone(), key.clone());
+        let src = stage(&store, "first", &pattern(SIZE, 1));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let out = store.put(&key, Payload::File(src), PutMode::Create).await;
+            (out, started.elapsed())
+        })
+    };
+    wait_for_claim(sw, "claim-live").await;
+    let src = stage(&fast, "second", &pattern(SIZE, 2));
+    let second = fast.put(&key, Payload::File(src), PutMode::Create).await;
+    let (first, took) = first.await.unwrap();
+    eprintln!("slow upload took {took:?}");
+    assert!(took > CLAIM_TTL * 2, "the upload was not slow: {took:?}");
+    assert_eq!(
+        first.unwrap(),
+        PutOutcome::Created,
+        "the live writer keeps its claim"
+    );
+    assert_eq!(second.unwrap(), PutOutcome::AlreadyExists);
+    assert!(
+        read_all(&fast, &key).await == pattern(SIZE, 1),
+        "content is the first writer's"
+    );
+    drop(link);
+    assert_no_temp_objects(sw, "claim-live").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claim_of_an_abandoned_upload_is_taken_over_after_the_claim_ttl() {
+    const SIZE: usize = 5 * 1024 * 1024 + 4096;
+    let sw = shared();
+    let link = ThrottledLink::start(&sw.endpoint(), 1024 * 1024);
+    let slow = open_claiming(sw, "claim-dead", Some(&link.url)).await;
+    let fast = open_claiming(sw, "claim-dead", None).await;
+    let key = layout::zip("example.com/m", "v1.0.0").unwrap();
+    let first = {
+        let (store, key) = (slow.clone(), key.clone());
+        let src = stage(&store, "first", &pattern(SIZE, 1));
+        tokio::spawn(async move { store.put(&key, Payload::File(src), PutMode::Create).await })
+    };
+    wait_for_claim(sw, "claim-dead").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The writer dies mid-upload: neither a refresh nor a release of its claim follows.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    let started = Instant::now();
+    let src = stage(&fast, "second", &pattern(SIZE, 2));
+    let out = fast.put(&key, Payload::File(src), PutMode::Create).await;
+    let took = started.elapsed();
+    eprintln!("second writer took {took:?}");
+    assert_eq!(out.unwrap(), PutOutcome::Created);
+    assert!(
+        took < CLAIM_TTL + Duration::from_secs(4),
+        "the dead writer's claim held too long: {took:?}"
+    );
+    assert!(
+        read_all(&fast, &key).await == pattern(SIZE, 2),
+        "content is the second writer's"
+    );
+    drop(link);
+    assert_no_temp_objects(sw, "claim-dead").await;
 }
