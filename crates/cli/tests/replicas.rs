@@ -24,6 +24,8 @@
 
 mod util;
 
+#[path = "../../store/tests/common/link.rs"]
+mod link;
 #[path = "../../store/tests/common/seaweed.rs"]
 mod seaweed;
 
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use link::Link;
 use modferry_formats::module::{escape_path, escape_version};
 use util::*;
 
@@ -281,116 +284,6 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", seaweed::ACCESS_KEY.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", seaweed::SECRET_KEY.to_owned()),
     ]
-}
-
-/// A TCP relay from a replica to SeaweedFS that stalls an upload in the middle: once
-/// `stall_after` bytes in total have gone from clients to the server, the connection whose
-/// bytes crossed that mark forwards nothing more (its request can never complete) until the
-/// server side closes; every other connection is relayed as is. So a test knows for sure that
-/// a large upload has started and is unfinished when it stops the object store. Dropping it
-/// closes every connection (so SeaweedFS, stopped afterwards, has none left open to wait for).
-struct StallingLink {
-    url: String,
-    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    sockets: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
-    closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl StallingLink {
-    fn start(endpoint: &str, stall_after: u64) -> StallingLink {
-        use std::net::{Shutdown, TcpListener, TcpStream};
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let target = endpoint.trim_start_matches("http://").to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let stalled = Arc::new(AtomicBool::new(false));
-        let sockets = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let closing = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicU64::new(0));
-        let flag = Arc::clone(&stalled);
-        let (all, stop) = (Arc::clone(&sockets), Arc::clone(&closing));
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut client) = client else { continue };
-                let Ok(mut server) = TcpStream::connect(&target) else {
-                    // The store is down: the client sees the connection close.
-                    continue;
-                };
-                let mut all = all.lock().unwrap();
-                all.extend(client.try_clone());
-                all.extend(server.try_clone());
-                drop(all);
-                let (Ok(mut client_w), Ok(mut server_r)) = (client.try_clone(), server.try_clone())
-                else {
-                    continue;
-                };
-                let closed = Arc::new(AtomicBool::new(false));
-                let closed_w = Arc::clone(&closed);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut server_r, &mut client_w);
-                    let _ = client_w.shutdown(Shutdown::Both);
-                    let _ = server_r.shutdown(Shutdown::Both);
-                    closed_w.store(true, Ordering::SeqCst);
-                });
-                let (sent, flag) = (Arc::clone(&sent), Arc::clone(&flag));
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match client.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-                        if total >= stall_after && !flag.swap(true, Ordering::SeqCst) {
-                            while !closed.load(Ordering::SeqCst) {
-                                std::thread::sleep(Duration::from_millis(20));
-                            }
-                            break;
-                        }
-                        if server.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = server.shutdown(Shutdown::Write);
-                });
-            }
-        });
-        StallingLink {
-            url,
-            stalled,
-            sockets,
-            closing,
-        }
-    }
-
-    /// Waits until an upload has stalled (panics after `limit`, with `context`).
-    fn wait_stalled(&self, limit: Duration, context: impl Fn() -> String) {
-        let deadline = Instant::now() + limit;
-        while !self.stalled.load(std::sync::atomic::Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "no upload reached the stall mark: {}",
-                context()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for StallingLink {
-    fn drop(&mut self) {
-        self.closing
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        for s in self.sockets.lock().unwrap().drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-        // Wake the accept loop so that it sees `closing`.
-        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
-    }
 }
 
 /// A response: status, headers (lowercase names), body.
@@ -700,7 +593,7 @@ fn object_store_stopped_during_a_fill_leaves_nothing_partial() {
     let world = build_world(&[big_module(m, 24 << 20)]);
     let upstream = Upstream::start(&world, 0.0, 0.0);
     // 8 MiB parts (S3Config::part_size): 12 MiB sent means the second part is under way.
-    let link = StallingLink::start(&sw.endpoint(), 12 << 20);
+    let link = Link::stalling(&sw.endpoint(), 12 << 20);
     let prefix = "replicas-fill";
     let r = replica_with_env(
         world.dir.path(),

@@ -5,6 +5,8 @@
 //! abandoned one), streaming of a large object, the startup checks, and an outage with recovery. No Go rule lives here beyond the key layout (`cmd/go/internal/modfetch/cache.go`
 //! `CachePath`), which the keys follow.
 
+#[path = "common/link.rs"]
+mod link;
 #[path = "common/seaweed.rs"]
 mod seaweed;
 
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
+use link::Link;
 use modferry_store::{
     DynStore, Key, Payload, PutMode, PutOutcome, S3Config, S3Store, Store, StoreError, layout,
 };
@@ -487,85 +490,6 @@ async fn outage_gives_unavailable_quickly_and_recovery_shows_nothing_partial() {
     );
 }
 
-/// A TCP relay to `endpoint` that forwards what the client sends at about `rate` bytes per
-/// second on each connection (answers go back at full speed): makes an upload slow.
-struct ThrottledLink {
-    url: String,
-    closing: Arc<std::sync::atomic::AtomicBool>,
-    sockets: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
-}
-
-impl ThrottledLink {
-    fn start(endpoint: &str, rate: usize) -> ThrottledLink {
-        use std::io::{Read, Write};
-        use std::net::{Shutdown, TcpListener, TcpStream};
-        use std::sync::atomic::Ordering;
-        const CHUNK: usize = 16 * 1024;
-        let pause = Duration::from_secs_f64(CHUNK as f64 / rate as f64);
-        let target = endpoint.trim_start_matches("http://").to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sockets = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stop, all) = (Arc::clone(&closing), Arc::clone(&sockets));
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut client) = client else { continue };
-                let Ok(mut server) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                let (Ok(mut client_w), Ok(mut server_r)) = (client.try_clone(), server.try_clone())
-                else {
-                    continue;
-                };
-                let mut held = all.lock().unwrap();
-                held.extend(client.try_clone());
-                held.extend(server.try_clone());
-                drop(held);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut server_r, &mut client_w);
-                    let _ = client_w.shutdown(Shutdown::Both);
-                });
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; CHUNK];
-                    while !stop.load(Ordering::SeqCst) {
-                        let n = match client.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if server.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                        std::thread::sleep(pause);
-                    }
-                    let _ = server.shutdown(Shutdown::Write);
-                });
-            }
-        });
-        ThrottledLink {
-            url,
-            closing,
-            sockets,
-        }
-    }
-}
-
-impl Drop for ThrottledLink {
-    fn drop(&mut self) {
-        self.closing
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        for s in self.sockets.lock().unwrap().drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-        // Wake the accept loop so that it sees `closing`.
-        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
-    }
-}
-
 /// A store on `prefix` with 5 MiB parts and a short upload-claim TTL, reached at `endpoint`
 /// (the SeaweedFS itself when `None`).
 async fn open_claiming(sw: &Seaweed, prefix: &str, endpoint: Option<&str>) -> S3Store {
@@ -595,7 +519,7 @@ async fn live_upload_longer_than_the_claim_ttl_keeps_its_claim() {
     const SIZE: usize = 5 * 1024 * 1024 + 4096;
     let sw = shared();
     // About 5 s for the 5 MiB part: longer than twice the claim TTL.
-    let link = ThrottledLink::start(&sw.endpoint(), 1024 * 1024);
+    let link = Link::throttled(&sw.endpoint(), 1024 * 1024);
     let slow = open_claiming(sw, "claim-live", Some(&link.url)).await;
     let fast = open_claiming(sw, "claim-live", None).await;
     let key = layout::zip("example.com/m", "v1.0.0").unwrap();
@@ -632,7 +556,7 @@ async fn live_upload_longer_than_the_claim_ttl_keeps_its_claim() {
 async fn claim_of_an_abandoned_upload_is_taken_over_after_the_claim_ttl() {
     const SIZE: usize = 5 * 1024 * 1024 + 4096;
     let sw = shared();
-    let link = ThrottledLink::start(&sw.endpoint(), 1024 * 1024);
+    let link = Link::throttled(&sw.endpoint(), 1024 * 1024);
     let slow = open_claiming(sw, "claim-dead", Some(&link.url)).await;
     let fast = open_claiming(sw, "claim-dead", None).await;
     let key = layout::zip("example.com/m", "v1.0.0").unwrap();
