@@ -40,19 +40,24 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             } else {
                 let map_ref = Arc::clone(&self.inflight);
                 let owned_key = key.to_string();
-                let task = tokio::spawn(make());
+                let work = make();
+                // The task itself frees the key when the work ends (or panics), so the key is
+                // free again even when every waiter has gone away (nobody polls the shared
+                // future then). It cannot free it before the insert below: that holds the lock.
+                let task = tokio::spawn(async move {
+                    let _free = FreeKey {
+                        map: map_ref,
+                        key: owned_key,
+                    };
+                    work.await
+                });
                 let fut: BoxFuture<'static, T> = async move {
-                    let out = match task.await {
+                    match task.await {
                         Ok(v) => v,
                         // The task panicked or was cancelled at shutdown; re-raise the panic
                         // so it is not mistaken for a result.
                         Err(e) => std::panic::resume_unwind(e.into_panic()),
-                    };
-                    map_ref
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&owned_key);
-                    out
+                    }
                 }
                 .boxed();
                 let shared = fut.shared();
@@ -61,6 +66,21 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             }
         };
         flight.await
+    }
+}
+
+/// Removes a flight's key from the map when dropped: at the end of the flight's task.
+struct FreeKey<T: Clone + Send + Sync + 'static> {
+    map: Arc<Mutex<HashMap<String, Flight<T>>>>,
+    key: String,
+}
+
+impl<T: Clone + Send + Sync + 'static> Drop for FreeKey<T> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -114,6 +134,28 @@ mod tests {
         // Once finished, the key is free again: a new call runs again.
         let again = sf.run("k", || async { 8 }).await;
         assert_eq!(again, 8);
+    }
+
+    #[tokio::test]
+    async fn single_flight_frees_the_key_when_every_waiter_has_gone() {
+        let sf: Arc<SingleFlight<u32>> = Arc::new(SingleFlight::default());
+        let only = {
+            let sf = Arc::clone(&sf);
+            tokio::spawn(async move {
+                sf.run("k", || async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    1
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        only.abort();
+        // The work finishes with nobody waiting; afterwards the key is free: a new call runs
+        // anew instead of being handed the old, finished flight's result.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(sf.inflight.lock().unwrap().is_empty());
+        assert_eq!(sf.run("k", || async { 2 }).await, 2);
     }
 
     #[tokio::test]
