@@ -73,16 +73,7 @@ pub fn open_read(handle: &Handle, store: &DynStore, key: &Key) -> Result<StreamR
 /// SHA-256 and size of a reader.
 pub fn sha256_reader(mut r: impl Read) -> std::io::Result<FileSum> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
+    let size = std::io::copy(&mut r, &mut h)?;
     Ok(FileSum {
         size,
         sha256: hex::encode(h.finalize()),

@@ -544,22 +544,9 @@ impl HashingReader {
     /// Hashes the rest of the file and returns the hex SHA-256.
     fn finish(mut self) -> std::io::Result<String> {
         self.file.seek(SeekFrom::Start(self.hashed))?;
-        sha256_tail(&mut self.file, self.hash)
+        std::io::copy(&mut self.file, &mut self.hash)?;
+        Ok(hex::encode(self.hash.finalize()))
     }
-}
-
-/// Feeds the rest of `r` into `hash` and returns the hex digest.
-fn sha256_tail(r: &mut impl Read, mut hash: Sha256) -> std::io::Result<String> {
-    let mut buf = vec![0u8; COPY_CHUNK];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => hash.update(&buf[..k]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(hex::encode(hash.finalize()))
 }
 
 impl Read for HashingReader {
