@@ -661,18 +661,6 @@ impl Mirror {
         }
         let what = format!("{module}@{version}");
         let this = Arc::clone(self);
-        if self.exists(&zip_key).await? {
-            return self
-                .flights
-                .run(&format!("zip:{what}"), move || async move {
-                    this.verify_stored_zip(&zip_key, &hash_key).await
-                })
-                .await;
-        }
-        let Some(source) = self.source().cloned() else {
-            return Err(self.miss(&format!("{what} (zip)")));
-        };
-        self.ensure_info_mod(module, version).await?;
         let (m, v) = (module.to_string(), version.to_string());
         self.flights
             .run(&format!("zip:{what}"), move || async move {
@@ -682,6 +670,10 @@ impl Mirror {
                 if this.exists(&zip_key).await? {
                     return this.verify_stored_zip(&zip_key, &hash_key).await;
                 }
+                let Some(source) = this.source().cloned() else {
+                    return Err(this.miss(&format!("{what} (zip)")));
+                };
+                this.ensure_info_mod(&m, &v).await?;
                 // Replicas waiting on the lease look for the .ziphash, which the holder
                 // writes last.
                 let wanted = [hash_key.clone()];
@@ -863,7 +855,7 @@ impl Mirror {
     /// is not a zip is refused: never served as one, never overwritten.
     async fn verify_stored_zip(&self, zip_key: &Key, hash_key: &Key) -> Result<(), ApiError> {
         let h1 = self
-            .stored_zip_h1(zip_key, hash_key)
+            .hash_stored_zip(zip_key)
             .await?
             .map_err(|reason| {
                 tracing::error!(alarm = true, key = %zip_key, reason, "the object stored as a module zip is not one; refusing to serve it");
@@ -875,9 +867,8 @@ impl Mirror {
         Ok(())
     }
 
-    /// The h1 of the zip stored at `zip_key`: its `.ziphash` when present, else recomputed
-    /// from the stored bytes (copied to a staging file first); `Ok(Err(reason))` when the
-    /// stored object is not a zip that can be hashed.
+    /// The h1 of the zip stored at `zip_key`: its `.ziphash` when present, else
+    /// [`Mirror::hash_stored_zip`].
     async fn stored_zip_h1(
         &self,
         zip_key: &Key,
@@ -886,6 +877,12 @@ impl Mirror {
         if let Some(h) = self.read_small(hash_key).await? {
             return Ok(Ok(String::from_utf8_lossy(&h).trim().to_owned()));
         }
+        self.hash_stored_zip(zip_key).await
+    }
+
+    /// The h1 recomputed from the bytes stored at `zip_key` (copied to a staging file first);
+    /// `Ok(Err(reason))` when the stored object is not a zip that can be hashed.
+    async fn hash_stored_zip(&self, zip_key: &Key) -> Result<Result<String, String>, ApiError> {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
         let got = self
