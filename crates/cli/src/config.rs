@@ -665,12 +665,12 @@ impl std::fmt::Debug for S3File {
             .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+                &modferry_store::S3Config::redact(&self.secret_access_key),
             )
             .field("secret_access_key_file", &self.secret_access_key_file)
             .field(
                 "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
+                &modferry_store::S3Config::redact(&self.session_token),
             )
             .field("allow_http", &self.allow_http)
             .field("part_size", &self.part_size)

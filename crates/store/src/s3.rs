@@ -172,12 +172,9 @@ impl std::fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+                &S3Config::redact(&self.secret_access_key),
             )
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session_token", &S3Config::redact(&self.session_token))
             .field("allow_http", &self.allow_http)
             .field("staging_root", &self.staging_root)
             .field("part_size", &self.part_size)
@@ -187,6 +184,12 @@ impl std::fmt::Debug for S3Config {
 }
 
 impl S3Config {
+    /// How a secret (a secret access key or session token) shows in `Debug` output: `None`
+    /// when unset, else the placeholder `"<redacted>"`, never the secret itself.
+    pub fn redact(secret: &Option<String>) -> Option<&'static str> {
+        secret.as_ref().map(|_| "<redacted>")
+    }
+
     /// A configuration for `bucket` and `prefix` with AWS defaults, no endpoint and no
     /// credentials.
     pub fn new(bucket: impl Into<String>, prefix: impl Into<String>) -> S3Config {
@@ -335,12 +338,9 @@ impl std::fmt::Debug for S3Settings {
             .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+                &S3Config::redact(&self.secret_access_key),
             )
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session_token", &S3Config::redact(&self.session_token))
             .field("allow_http", &self.allow_http)
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
