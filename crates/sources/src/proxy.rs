@@ -368,7 +368,7 @@ fn escape_version(module: &str, version: &str) -> Result<String, SourceError> {
 }
 
 /// Turns a non-200 response into [`SourceError::NotFound`] or [`SourceError::Status`].
-async fn check_status(
+pub(crate) async fn check_status(
     resp: reqwest::Response,
     redacted: &str,
 ) -> Result<reqwest::Response, SourceError> {
@@ -394,7 +394,7 @@ async fn check_status(
 }
 
 /// The first line of a `text/plain` error body (UTF-8 or ASCII), when printable; else empty.
-pub(crate) async fn error_reason(mut resp: reqwest::Response) -> String {
+async fn error_reason(mut resp: reqwest::Response) -> String {
     let is_text = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

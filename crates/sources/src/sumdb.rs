@@ -29,7 +29,7 @@ use modferry_formats::module;
 use modferry_formats::tlog::Tile;
 
 use crate::error::{ConfigError, SourceError};
-use crate::proxy::{HttpConfig, error_chain, error_reason};
+use crate::proxy::{HttpConfig, check_status, error_chain};
 use crate::proxy_url::BaseUrl;
 
 /// Largest `latest` (a signed tree note) or `supported` body accepted (1 MiB; x/mod's tree text
@@ -137,7 +137,7 @@ impl SumdbClient {
     }
 
     async fn fetch(&self, url: &str, redacted: &str, limit: u64) -> Result<Bytes, SourceError> {
-        let mut resp = self.client.get(url).send().await.map_err(|e| {
+        let resp = self.client.get(url).send().await.map_err(|e| {
             if e.is_timeout() {
                 SourceError::Timeout {
                     url: redacted.to_owned(),
@@ -150,24 +150,7 @@ impl SumdbClient {
                 }
             }
         })?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            let reason = error_reason(resp).await;
-            let url = redacted.to_owned();
-            return Err(if status == 404 || status == 410 {
-                SourceError::NotFound {
-                    url,
-                    status,
-                    reason,
-                }
-            } else {
-                SourceError::Status {
-                    url,
-                    status,
-                    reason,
-                }
-            });
-        }
+        let mut resp = check_status(resp, redacted).await?;
         let too_large = || SourceError::TooLarge {
             url: redacted.to_owned(),
             limit,
