@@ -157,8 +157,8 @@ pub fn pseudo_version(major: &str, older: &str, t: OffsetDateTime, rev: &str) ->
     )
 }
 
-/// Formats `t` in UTC as `yyyymmddhhmmss`.
-fn format_timestamp(t: OffsetDateTime) -> String {
+/// Formats `t` in UTC as `yyyymmddhhmmss`, the timestamp field of a pseudo-version.
+pub fn format_timestamp(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",

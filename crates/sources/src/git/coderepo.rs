@@ -516,17 +516,7 @@ impl<'a> CodeRepo<'a> {
         let t = pseudo::pseudo_version_time(version).map_err(|e| fail(e.to_string()))?;
         if t.unix_timestamp() != info.time {
             let want = OffsetDateTime::from_unix_timestamp(info.time)
-                .map(|t| {
-                    format!(
-                        "{:04}{:02}{:02}{:02}{:02}{:02}",
-                        t.year(),
-                        u8::from(t.month()),
-                        t.day(),
-                        t.hour(),
-                        t.minute(),
-                        t.second()
-                    )
-                })
+                .map(pseudo::format_timestamp)
                 .unwrap_or_default();
             return Err(fail(format!(
                 "does not match version-control timestamp (expected {want})"
