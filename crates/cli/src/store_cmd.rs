@@ -205,13 +205,7 @@ async fn copy_other(from: &DynStore, to: &DynStore, key: &Key) -> Result<(Outcom
     if to.head(key).await.map_err(|e| e.to_string())?.is_some() {
         return Ok((Outcome::Kept, 0));
     }
-    let got = from
-        .get(key, None)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("vanished from the source")?;
-    let size = got.meta.size;
-    let tmp = spool(to, got.body).await?;
+    let (tmp, size) = spool_source(from, to, key).await?;
     let (_, path) = tmp.into_parts();
     match to
         .put(key, Payload::File(path.to_path_buf()), PutMode::Create)
@@ -277,6 +271,22 @@ fn check_mod(m: &str, body: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Streams the source's object `key` into a temp file in `to`'s staging directory; also returns
+/// the size the source reported for it.
+async fn spool_source(
+    from: &DynStore,
+    to: &DynStore,
+    key: &Key,
+) -> Result<(tempfile::NamedTempFile, u64), String> {
+    let got = from
+        .get(key, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("vanished from the source")?;
+    let size = got.meta.size;
+    Ok((spool(to, got.body).await?, size))
+}
+
 /// Streams `body` into a temp file in `to`'s staging directory.
 async fn spool(
     to: &DynStore,
@@ -313,13 +323,7 @@ async fn copy_zip(
     v: &str,
 ) -> Result<(Outcome, u64), String> {
     let hash_key = layout::ziphash(m, v).map_err(|e| e.to_string())?;
-    let got = from
-        .get(key, None)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("vanished from the source")?;
-    let size = got.meta.size;
-    let tmp = spool(to, got.body).await?;
+    let (tmp, size) = spool_source(from, to, key).await?;
     let file = tmp.reopen().map_err(|e| e.to_string())?;
     let (m2, v2) = (m.to_owned(), v.to_owned());
     let summary = tokio::task::spawn_blocking(move || modzip::validate_zip(&m2, &v2, file, size))
