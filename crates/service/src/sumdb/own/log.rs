@@ -335,15 +335,7 @@ impl Log {
                 });
             }
         }
-        let th = tlog::tree_hash(tree.n, &hashes)?;
-        if th != tree.hash {
-            return Err(OwnError::Corrupt {
-                detail: format!(
-                    "the records do not hash to the signed head (size {}, head {}, records {th}); run modferry sumdb audit",
-                    tree.n, tree.hash
-                ),
-            });
-        }
+        check_records_hash_to(&tree, &hashes)?;
         let leases = lease_ttl.map(|ttl| Leases::new(Arc::clone(&store), ttl));
         let log = Log {
             store,
@@ -585,15 +577,7 @@ impl Log {
             hashes.extend(tlog::stored_hashes(id, text.as_bytes(), &hashes)?);
             new.push((Arc::from(text), rec));
         }
-        let th = tlog::tree_hash(tree.n, &hashes)?;
-        if th != tree.hash {
-            return Err(OwnError::Corrupt {
-                detail: format!(
-                    "the records do not hash to the signed head (size {}, head {}, records {th}); run modferry sumdb audit",
-                    tree.n, tree.hash
-                ),
-            });
-        }
+        check_records_hash_to(&tree, &hashes)?;
         let mut s = self.write();
         if s.tree != old {
             // This process committed meanwhile; the next refresh looks again.
@@ -864,6 +848,20 @@ pub fn open_head(signed: &[u8], verifier: &Verifier) -> Result<Tree, OwnError> {
         reason: e.to_string(),
     })?;
     Ok(tlog::parse_tree(n.text.as_bytes())?)
+}
+
+/// Checks that the stored hashes of the first `tree.n` records give the signed head's hash.
+fn check_records_hash_to(tree: &Tree, hashes: &[Hash]) -> Result<(), OwnError> {
+    let th = tlog::tree_hash(tree.n, hashes)?;
+    if th != tree.hash {
+        return Err(OwnError::Corrupt {
+            detail: format!(
+                "the records do not hash to the signed head (size {}, head {}, records {th}); run modferry sumdb audit",
+                tree.n, tree.hash
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Reads the head object whole with its entity tag (one request, so the two agree).
