@@ -17,28 +17,9 @@ use std::time::{Duration, Instant};
 
 use util::*;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Gopher")
-        .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
-        .env("GIT_COMMITTER_NAME", "Gopher")
-        .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
-        .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
-        .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+#[path = "../../sources/tests/support/commands.rs"]
+mod commands;
+use commands::{clone_bare, git};
 
 const LIB_GO_MOD: &str =
     "module example.com/private/lib\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n";
@@ -61,16 +42,7 @@ fn private_repo(base: &Path) -> (String, String) {
     git(&work, &["tag", "v1.0.0"]);
     let repos = base.join("repos");
     std::fs::create_dir_all(&repos).unwrap();
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            repos.join("lib.git").to_str().unwrap(),
-        ],
-    );
+    clone_bare(base, &work, &repos.join("lib.git"));
 
     // The tree git exports at the tag, zipped and hashed by Go's x/mod code.
     let tree = base.join("lib-tree");

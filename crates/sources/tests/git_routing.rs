@@ -10,6 +10,8 @@
 //! One test, because it sets the process environment (proxy variables) that reqwest and git
 //! read.
 
+#[path = "support/commands.rs"]
+mod commands;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use commands::{clone_bare, git_at, go_bin};
 use common::{Reply, Upstream};
 use modferry_formats::dirhash;
 use modferry_sources::{
@@ -27,44 +30,6 @@ use modferry_sources::{
 };
 use serde_json::Value;
 
-fn go_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("MODFERRY_TEST_GO") {
-        return PathBuf::from(p);
-    }
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/go/lib");
-    for e in std::fs::read_dir(&lib).into_iter().flatten().flatten() {
-        let cand = e.path().join("site-packages/go/bin/go");
-        if cand.exists() {
-            return cand;
-        }
-    }
-    panic!("no go binary: run ./scripts/test.sh or set MODFERRY_TEST_GO");
-}
-
-fn git(dir: &Path, clock: i64, args: &[&str]) -> String {
-    let date = format!("@{clock} +0000");
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Gopher")
-        .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
-        .env("GIT_COMMITTER_NAME", "Gopher")
-        .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// A work tree with a root module `example.com/private/lib` (v1.0.0, v1.1.0) and, in `inner/`,
 /// the tree a go-import subdir points at for `example.com/private/sub` (tag `inner/v0.1.0`);
 /// returns the bare copy served over dumb HTTP.
@@ -72,7 +37,7 @@ fn make_repo(base: &Path) -> PathBuf {
     let work = base.join("work");
     std::fs::create_dir_all(work.join("inner")).expect("mkdir");
     let mut clock = 1_600_000_000;
-    git(&work, clock, &["init", "-q", "-b", "main"]);
+    git_at(&work, clock, &["init", "-q", "-b", "main"]);
     let write = |p: &str, s: &str| std::fs::write(work.join(p), s).expect("write");
     write("go.mod", "module example.com/private/lib\n\ngo 1.21\n");
     write("lib.go", "package lib\n\nfunc Answer() int { return 42 }\n");
@@ -82,28 +47,18 @@ fn make_repo(base: &Path) -> PathBuf {
         "module example.com/private/sub\n\ngo 1.21\n",
     );
     write("inner/sub.go", "package sub\n\nconst Name = \"sub\"\n");
-    git(&work, clock, &["add", "-A"]);
-    git(&work, clock, &["commit", "-q", "-m", "one"]);
-    git(&work, clock, &["tag", "v1.0.0"]);
-    git(&work, clock, &["tag", "inner/v0.1.0"]);
+    git_at(&work, clock, &["add", "-A"]);
+    git_at(&work, clock, &["commit", "-q", "-m", "one"]);
+    git_at(&work, clock, &["tag", "v1.0.0"]);
+    git_at(&work, clock, &["tag", "inner/v0.1.0"]);
     clock += 86_400;
     write("lib.go", "package lib\n\nfunc Answer() int { return 43 }\n");
-    git(&work, clock, &["commit", "-q", "-am", "two"]);
-    git(&work, clock, &["tag", "v1.1.0"]);
+    git_at(&work, clock, &["commit", "-q", "-am", "two"]);
+    git_at(&work, clock, &["tag", "v1.1.0"]);
     let bare = base.join("srv/private/lib.git");
     std::fs::create_dir_all(bare.parent().expect("parent")).expect("mkdir");
-    git(
-        base,
-        clock,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf8"),
-            bare.to_str().expect("utf8"),
-        ],
-    );
-    git(&bare, clock, &["update-server-info"]);
+    clone_bare(base, &work, &bare);
+    git_at(&bare, clock, &["update-server-info"]);
     bare
 }
 

@@ -15,30 +15,11 @@ use std::time::{Duration, Instant};
 
 use modferry_sources::{GitConfig, GitSource, Source, StaticRouter, StaticRule};
 
-const SSHD: &str = "/usr/sbin/sshd";
+#[path = "support/commands.rs"]
+mod commands;
+use commands::{clone_bare, git, run};
 
-fn run(dir: &Path, prog: &str, args: &[&str]) -> String {
-    let out = Command::new(prog)
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Gopher")
-        .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
-        .env("GIT_COMMITTER_NAME", "Gopher")
-        .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
-        .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
-        .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
-        .env_remove("GIT_DIR")
-        .output()
-        .unwrap_or_else(|e| panic!("run {prog}: {e}"));
-    assert!(
-        out.status.success(),
-        "{prog} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+const SSHD: &str = "/usr/sbin/sshd";
 
 /// The sshd process, killed (by its pid) on drop.
 struct Sshd(Child);
@@ -71,28 +52,18 @@ async fn ssh_with_a_key_from_git_ssh_command() {
     let b = base.path();
     let work = b.join("work");
     std::fs::create_dir_all(&work).expect("mkdir");
-    run(&work, "git", &["init", "-q", "-b", "main"]);
+    git(&work, &["init", "-q", "-b", "main"]);
     std::fs::write(
         work.join("go.mod"),
         "module example.com/ssh/lib\n\ngo 1.21\n",
     )
     .expect("w");
     std::fs::write(work.join("lib.go"), "package lib\n").expect("w");
-    run(&work, "git", &["add", "-A"]);
-    run(&work, "git", &["commit", "-q", "-m", "one"]);
-    run(&work, "git", &["tag", "v1.0.0"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "one"]);
+    git(&work, &["tag", "v1.0.0"]);
     let bare = b.join("lib.git");
-    run(
-        b,
-        "git",
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf8"),
-            bare.to_str().expect("utf8"),
-        ],
-    );
+    clone_bare(b, &work, &bare);
 
     let host_key = b.join("host_key");
     let client_key = b.join("client_key");

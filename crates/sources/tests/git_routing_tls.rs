@@ -78,16 +78,7 @@ fn make_repo(base: &Path) -> PathBuf {
     git(&work, &["tag", "v1.1.0"]);
     let bare = base.join("srv/tls/lib.git");
     std::fs::create_dir_all(base.join("srv/tls")).expect("mkdir");
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf8"),
-            bare.to_str().expect("utf8"),
-        ],
-    );
+    clone_bare(base, &work, &bare);
     bare
 }
 

@@ -2,43 +2,28 @@
 //! `crates/sources/tests/git_routing_tls.rs` and `crates/cli/tests/doctor_tls.rs` (included
 //! with `#[path]`): a test CA and server certificate made with the `openssl` command, a rustls
 //! server that answers `?go-get=1` for [`MODULE`] and serves bare repositories through
-//! `git http-backend`, and a CONNECT proxy so that `example.com` resolves to it.
+//! `git http-backend`, and a CONNECT proxy so that `example.com` resolves to it. The `git`
+//! runner and the CGI bridge come from `support/commands.rs`, re-exported here.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+#[path = "commands.rs"]
+mod commands;
+// Not every test that includes this file uses every re-export.
+#[allow(unused_imports)]
+pub use commands::{RequestHead, clone_bare, git, http_backend};
+
 /// The module path the TLS host serves.
 pub const MODULE: &str = "example.com/tls/lib";
-
-pub fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Gopher")
-        .env("GIT_AUTHOR_EMAIL", "gopher@example.com")
-        .env("GIT_COMMITTER_NAME", "Gopher")
-        .env("GIT_COMMITTER_EMAIL", "gopher@example.com")
-        .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
-        .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -161,46 +146,12 @@ pub fn serve_one(
     root: &Path,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("").to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut body = Vec::new();
-    if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        body.resize(n, 0);
-        reader.read_exact(&mut body)?;
-    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
+    let request = RequestHead::read(&mut reader)?;
+    let header = |name: &str| request.header(name);
+    let body = request.read_body(&mut reader)?;
+    let (method, target) = (&request.method, &request.target);
     let mut out = reader.into_inner();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let (status, head, payload) = if query.split('&').any(|q| q == "go-get=1") {
         let page = format!(
             "<html><head><meta name=\"go-import\" content=\"{MODULE} git https://{MODULE}.git\">\
@@ -212,7 +163,7 @@ pub fn serve_one(
             page.into_bytes(),
         )
     } else {
-        http_backend(root, &method, path, query, &header, body)?
+        http_backend(root, None, method, path, query, &header, body)?
     };
     out.write_all(
         format!(
@@ -226,81 +177,6 @@ pub fn serve_one(
     out.flush()?;
     let _ = out.sock.shutdown(Shutdown::Write);
     Ok(())
-}
-
-/// Runs `git http-backend` as CGI; returns the status, the other response headers (CRLF
-/// terminated) and the body.
-pub fn http_backend(
-    root: &Path,
-    method: &str,
-    path: &str,
-    query: &str,
-    header: &dyn Fn(&str) -> Option<String>,
-    body: Vec<u8>,
-) -> std::io::Result<(String, String, Vec<u8>)> {
-    let mut cgi = Command::new("git");
-    cgi.arg("http-backend")
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("GIT_PROJECT_ROOT", root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("REQUEST_METHOD", method)
-        .env("PATH_INFO", path)
-        .env("QUERY_STRING", query)
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (name, var) in [
-        ("content-type", "CONTENT_TYPE"),
-        ("content-encoding", "HTTP_CONTENT_ENCODING"),
-        ("git-protocol", "GIT_PROTOCOL"),
-    ] {
-        if let Some(v) = header(name) {
-            cgi.env(var, v);
-        }
-    }
-    let mut child = cgi.spawn()?;
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&body);
-    });
-    let mut stdout = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut stdout)?;
-    let _ = writer.join();
-    let _ = child.wait();
-    // CGI output: headers (with an optional Status), a blank line, the body.
-    let split = stdout
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4))
-        .or_else(|| stdout.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
-    let Some((at, sep)) = split else {
-        return Ok((
-            "500 Internal Server Error".to_owned(),
-            String::new(),
-            vec![],
-        ));
-    };
-    let mut status = "200 OK".to_owned();
-    let mut head = String::new();
-    for h in String::from_utf8_lossy(&stdout[..at]).lines() {
-        match h.split_once(':') {
-            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_owned(),
-            _ => {
-                head.push_str(h.trim_end());
-                head.push_str("\r\n");
-            }
-        }
-    }
-    Ok((status, head, stdout[at + sep..].to_vec()))
 }
 
 /// An HTTP proxy on 127.0.0.1 that answers every `CONNECT` by tunnelling to 127.0.0.1:`to`;
