@@ -1066,11 +1066,6 @@ impl Inner {
         claims.contains_key(claim.as_ref())
     }
 
-    /// The body of a claim object: when it was taken or last refreshed (Unix seconds, by the
-    /// holder's clock) and the holder's instance id.
-    fn claim_body(&self) -> Bytes {
-        Bytes::from(format!("{} {:016x}\n", unix_now(), self.instance))
-    }
 
     /// Starts refreshing `claim` (written with `etag`) every quarter of the claim TTL, each
     /// time with a compare-and-swap on the version written last, so that a claim another
@@ -1085,7 +1080,7 @@ impl Inner {
             let mut etag = etag;
             loop {
                 tokio::time::sleep(every).await;
-                let body = Bytes::from(format!("{} {instance:016x}\n", unix_now()));
+                let body = claim_body(instance);
                 let opts =
                     PutOptions::from(object_store::PutMode::Update(object_store::UpdateVersion {
                         e_tag: Some(etag.clone()),
@@ -1212,7 +1207,7 @@ impl Inner {
         let opts = PutOptions::from(object_store::PutMode::Create);
         let put = self
             .s3
-            .put_opts(claim, PutPayload::from(self.claim_body()), opts);
+            .put_opts(claim, PutPayload::from(claim_body(self.instance)), opts);
         match self
             .bounded("write claim of", key, self.request_timeout, put)
             .await?
@@ -1693,6 +1688,12 @@ impl Drop for ClaimHeartbeat {
 }
 
 /// Seconds since the Unix epoch by this machine's clock.
+/// The body of a claim object: when it was taken or last refreshed (Unix seconds, by the
+/// holder's clock) and the holder's instance id.
+fn claim_body(instance: u64) -> Bytes {
+    Bytes::from(format!("{} {instance:016x}\n", unix_now()))
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
