@@ -9,33 +9,13 @@ mod sumdb_fixture;
 mod util;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use modferry_service::sumdb::testing::TestDb;
 use sumdb_fixture::*;
 use util::*;
 
 const DB_NAME: &str = "sum.airgap-e2e.test";
-
-fn modferry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modferry"))
-        .args(args)
-        .env_remove("MODFERRY_CONFIG")
-        .env_remove("MODFERRY_STORE")
-        .env_remove("MODFERRY_UPSTREAM")
-        .output()
-        .expect("run modferry")
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `go mod download all` and `go build` of the consumer through `mirror` with only
 /// `GOSUMDB=<vkey>` (a fresh GOPATH each time); go.sum must come out with the database's lines.
@@ -45,15 +25,7 @@ fn build_verified(mirror: &str, vkey: &str, dir: &Path, sums: &[(String, String,
     let c = consumer(dir);
     let out = env.go(&c, &["mod", "download", "all"]);
     ok(&out, "go mod download all");
-    let bin = env.home.path().join("consumer-bin");
-    env.go_ok(&c, &["build", "-o", bin.to_str().unwrap(), "."]);
-    let run = Command::new(&bin).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "lib+dep\n");
-    let sum = std::fs::read_to_string(c.join("go.sum")).unwrap();
-    for (p, v, h1, mod_h1) in sums {
-        assert!(sum.contains(&format!("{p} {v} {h1}\n")), "{sum}");
-        assert!(sum.contains(&format!("{p} {v}/go.mod {mod_h1}\n")), "{sum}");
-    }
+    build_and_check_sums(&env, &c, "lib+dep\n", sums);
 }
 
 /// The world: an upstream with DEP and LIB, and a database that recorded them at different

@@ -83,11 +83,7 @@ fn config_precedence_flag_env_file_default() {
         .env("MODFERRY_STORE", "/from/env")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out, "modferry serve --print-config");
     let cfg: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     assert_eq!(cfg["store"].as_str(), Some("/from/flag"), "flag beats env");
     assert_eq!(

@@ -9,7 +9,6 @@ mod util;
 
 use std::path::{Path, PathBuf};
 
-use modferry_formats::module::{escape_path, escape_version};
 use util::*;
 
 struct FixtureModule {
@@ -82,43 +81,21 @@ fn build_fixture() -> Fixture {
     let upstream = dir.path().join("upstream");
     let mut sums = Vec::new();
     for m in fixture_modules() {
-        let tree = dir.path().join("trees").join(m.path).join(m.version);
-        std::fs::create_dir_all(&tree).unwrap();
+        let mut files: Vec<(&str, &str)> = Vec::new();
         if let Some(gm) = &m.go_mod {
-            std::fs::write(tree.join("go.mod"), gm).unwrap();
+            files.push(("go.mod", gm));
         }
-        for (name, content) in &m.files {
-            std::fs::write(tree.join(name), content).unwrap();
-        }
-        let vdir = upstream.join(escape_path(m.path).unwrap()).join("@v");
-        std::fs::create_dir_all(&vdir).unwrap();
-        let base = vdir.join(escape_version(m.version).unwrap());
-        // Not with_extension: versions contain dots.
-        let zip = PathBuf::from(format!("{}.zip", base.display()));
-        oracle(&[
-            "create",
-            m.path,
-            m.version,
-            tree.to_str().unwrap(),
-            zip.to_str().unwrap(),
-        ]);
+        files.extend(
+            m.files
+                .iter()
+                .map(|(name, content)| (*name, content.as_str())),
+        );
         let go_mod = m
             .go_mod
             .clone()
             .unwrap_or_else(|| format!("module {}\n", m.path));
-        let mod_file = PathBuf::from(format!("{}.mod", base.display()));
-        std::fs::write(&mod_file, &go_mod).unwrap();
-        std::fs::write(
-            format!("{}.info", base.display()),
-            format!(
-                "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-                m.version
-            ),
-        )
-        .unwrap();
-        std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
-        let h1 = oracle(&["hashzip", zip.to_str().unwrap()]);
-        let mod_h1 = oracle(&["hashmod", mod_file.to_str().unwrap()]);
+        let (h1, mod_h1) =
+            publish_tree(dir.path(), &upstream, m.path, m.version, &go_mod, &files).hashes();
         sums.push((m.path.to_string(), m.version.to_string(), h1, mod_h1));
     }
 

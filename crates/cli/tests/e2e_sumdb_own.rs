@@ -12,17 +12,10 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use modferry_formats::module::{escape_path, escape_version};
+use modferry_formats::module::escape_path;
 use util::*;
 
 const NAME: &str = "sumdb.e2e.internal";
-
-struct Mod {
-    path: &'static str,
-    version: &'static str,
-    go_mod: &'static str,
-    files: &'static [(&'static str, &'static str)],
-}
 
 const DEP: Mod = Mod {
     path: "example.com/dep",
@@ -43,38 +36,12 @@ const LIB: Mod = Mod {
 
 const PRIVATE: &str = "corp.example/private/lib";
 
-/// Writes the zip (made by x/mod's own code, through the oracle), .mod, .info and list of `m`
-/// into the proxy directory `upstream`, with `files` as the content.
+/// Publishes `m` into the proxy directory `upstream` with `files` (besides its go.mod) as the
+/// content; returns the zip's path.
 fn publish(dir: &Path, upstream: &Path, m: &Mod, files: &[(&str, &str)]) -> PathBuf {
-    let tree = dir.join("trees").join(m.path).join(m.version);
-    let _ = std::fs::remove_dir_all(&tree);
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::write(tree.join("go.mod"), m.go_mod).unwrap();
-    for (name, content) in files {
-        std::fs::write(tree.join(name), content).unwrap();
-    }
-    let vdir = upstream.join(escape_path(m.path).unwrap()).join("@v");
-    std::fs::create_dir_all(&vdir).unwrap();
-    let base = vdir.join(escape_version(m.version).unwrap());
-    let zip = PathBuf::from(format!("{}.zip", base.display()));
-    oracle(&[
-        "create",
-        m.path,
-        m.version,
-        tree.to_str().unwrap(),
-        zip.to_str().unwrap(),
-    ]);
-    std::fs::write(format!("{}.mod", base.display()), m.go_mod).unwrap();
-    std::fs::write(
-        format!("{}.info", base.display()),
-        format!(
-            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-            m.version
-        ),
-    )
-    .unwrap();
-    std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
-    zip
+    let mut tree = vec![("go.mod", m.go_mod)];
+    tree.extend_from_slice(files);
+    publish_tree(dir, upstream, m.path, m.version, m.go_mod, &tree).zip
 }
 
 fn git(dir: &Path, args: &[&str]) {

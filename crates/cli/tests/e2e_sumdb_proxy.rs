@@ -31,21 +31,8 @@ fn go_env(mirror: &str, vkey: &str) -> GoEnv {
 fn build(env: &GoEnv, dir: &Path, want_sum: &[(String, String, String, String)]) {
     let c = consumer(dir);
     let out = env.go(&c, &["mod", "download", "-json", "all"]);
-    assert!(
-        out.status.success(),
-        "go mod download failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = env.home.path().join("consumer-bin");
-    env.go_ok(&c, &["build", "-o", bin.to_str().unwrap(), "."]);
-    let run = Command::new(&bin).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "lib+dep\n");
-    let sum = std::fs::read_to_string(c.join("go.sum")).unwrap();
-    for (p, v, h1, mod_h1) in want_sum {
-        assert!(sum.contains(&format!("{p} {v} {h1}\n")), "{sum}");
-        assert!(sum.contains(&format!("{p} {v}/go.mod {mod_h1}\n")), "{sum}");
-    }
+    ok(&out, "go mod download -json all");
+    build_and_check_sums(env, &c, "lib+dep\n", want_sum);
 }
 
 #[test]
@@ -152,11 +139,7 @@ fn go_verifies_through_a_mirror_proxying_another_modferry_own_database() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out, "modferry sumdb init");
     let init: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let vkey = init["verifier_key"].as_str().unwrap().to_owned();
     let public = modferry_serve(

@@ -108,35 +108,14 @@ fn build_world(modules: &[Module]) -> World {
     let upstream = dir.path().join("upstream");
     let mut sums = Vec::new();
     for m in modules {
-        let tree = dir.path().join("trees").join(m.path).join(m.version);
-        std::fs::create_dir_all(&tree).unwrap();
-        for (name, content) in &m.files {
-            std::fs::write(tree.join(name), content).unwrap();
-        }
-        let vdir = upstream.join(escape_path(m.path).unwrap()).join("@v");
-        std::fs::create_dir_all(&vdir).unwrap();
-        let base = vdir.join(escape_version(m.version).unwrap());
-        let zip = PathBuf::from(format!("{}.zip", base.display()));
-        oracle(&[
-            "create",
-            m.path,
-            m.version,
-            tree.to_str().unwrap(),
-            zip.to_str().unwrap(),
-        ]);
-        let mod_file = PathBuf::from(format!("{}.mod", base.display()));
-        std::fs::copy(tree.join("go.mod"), &mod_file).unwrap();
-        std::fs::write(
-            format!("{}.info", base.display()),
-            format!(
-                "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-                m.version
-            ),
-        )
-        .unwrap();
-        std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
-        let h1 = oracle(&["hashzip", zip.to_str().unwrap()]);
-        let mod_h1 = oracle(&["hashmod", mod_file.to_str().unwrap()]);
+        let go_mod = m
+            .files
+            .iter()
+            .find(|(name, _)| *name == "go.mod")
+            .map(|(_, content)| content.as_slice())
+            .expect("every replicas module has a go.mod");
+        let (h1, mod_h1) =
+            publish_tree(dir.path(), &upstream, m.path, m.version, go_mod, &m.files).hashes();
         sums.push((m.path.to_string(), m.version.to_string(), h1, mod_h1));
     }
     World { dir, sums }

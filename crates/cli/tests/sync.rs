@@ -7,20 +7,9 @@ mod sync_fixture;
 mod util;
 
 use std::path::Path;
-use std::process::Command;
 
 use sync_fixture::*;
 use util::*;
-
-fn modferry(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_modferry"))
-        .args(args)
-        .env_remove("MODFERRY_CONFIG")
-        .env_remove("MODFERRY_STORE")
-        .env_remove("MODFERRY_UPSTREAM")
-        .output()
-        .expect("run modferry")
-}
 
 /// What go fetches for `project`: its store after `go mod download all` and `go build ./...`
 /// through a fresh relay. The project's go.mod must not change (it is tidy as written).

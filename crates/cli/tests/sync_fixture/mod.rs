@@ -27,9 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
-use modferry_formats::module::{escape_path, escape_version};
-
-use crate::util::oracle;
+use crate::util::publish_tree;
 
 pub struct Mod {
     pub path: &'static str,
@@ -254,34 +252,12 @@ pub fn build() -> World {
     let upstream = dir.path().join("upstream");
     let mut lists: std::collections::BTreeMap<String, String> = Default::default();
     for m in modules() {
-        let tree = dir.path().join("trees").join(m.path).join(m.version);
-        std::fs::create_dir_all(&tree).unwrap();
-        std::fs::write(tree.join("go.mod"), m.go_mod).unwrap();
-        for (name, content) in &m.files {
-            std::fs::write(tree.join(name), content).unwrap();
-        }
-        let vdir = upstream.join(escape_path(m.path).unwrap()).join("@v");
-        std::fs::create_dir_all(&vdir).unwrap();
-        let base = vdir.join(escape_version(m.version).unwrap());
-        let zip = PathBuf::from(format!("{}.zip", base.display()));
-        oracle(&[
-            "create",
-            m.path,
-            m.version,
-            tree.to_str().unwrap(),
-            zip.to_str().unwrap(),
-        ]);
-        std::fs::write(format!("{}.mod", base.display()), m.go_mod).unwrap();
-        std::fs::write(
-            format!("{}.info", base.display()),
-            format!(
-                "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-                m.version
-            ),
-        )
-        .unwrap();
+        let mut files = vec![("go.mod", m.go_mod)];
+        files.extend_from_slice(&m.files);
+        let published = publish_tree(dir.path(), &upstream, m.path, m.version, m.go_mod, &files);
+        // Several versions of one module share its list.
         lists
-            .entry(vdir.join("list").display().to_string())
+            .entry(published.list.display().to_string())
             .or_default()
             .push_str(&format!("{}\n", m.version));
     }

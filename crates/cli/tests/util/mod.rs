@@ -236,6 +236,50 @@ impl Drop for GoEnv {
     }
 }
 
+/// Runs the modferry binary under test with `args`, without the config, store and upstream
+/// the calling environment may set.
+pub fn modferry(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modferry"))
+        .args(args)
+        .env_remove("MODFERRY_CONFIG")
+        .env_remove("MODFERRY_STORE")
+        .env_remove("MODFERRY_UPSTREAM")
+        .output()
+        .expect("run modferry")
+}
+
+/// Asserts that the command behind `out` (described by `what`) succeeded; the failure message
+/// carries its status, stdout and stderr.
+pub fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds the main package in `consumer` with `env`, runs it and checks it prints `want_stdout`;
+/// then checks that its go.sum holds the zip and go.mod line of every `(path, version, h1,
+/// go.mod h1)` in `want_sum`.
+pub fn build_and_check_sums(
+    env: &GoEnv,
+    consumer: &Path,
+    want_stdout: &str,
+    want_sum: &[(String, String, String, String)],
+) {
+    let bin = env.home.path().join("consumer-bin");
+    env.go_ok(consumer, &["build", "-o", bin.to_str().unwrap(), "."]);
+    let run = Command::new(&bin).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), want_stdout);
+    let sum = std::fs::read_to_string(consumer.join("go.sum")).unwrap();
+    for (p, v, h1, mod_h1) in want_sum {
+        assert!(sum.contains(&format!("{p} {v} {h1}\n")), "{sum}");
+        assert!(sum.contains(&format!("{p} {v}/go.mod {mod_h1}\n")), "{sum}");
+    }
+}
+
 /// A module version to publish into a proxy directory.
 pub struct Mod {
     pub path: &'static str,
@@ -247,38 +291,75 @@ pub struct Mod {
 /// Publishes `m` into the proxy directory `upstream` (zip made by x/mod through the oracle);
 /// returns `(zip h1, go.mod h1)`.
 pub fn publish(dir: &Path, upstream: &Path, m: &Mod) -> (String, String) {
-    let tree = dir.join("trees").join(m.path).join(m.version);
+    let mut files = vec![("go.mod", m.go_mod)];
+    files.extend_from_slice(m.files);
+    publish_tree(dir, upstream, m.path, m.version, m.go_mod, &files).hashes()
+}
+
+/// Where [`publish_tree`] wrote one module version in a proxy directory.
+pub struct Published {
+    /// The `.zip`, made by x/mod through the oracle.
+    pub zip: PathBuf,
+    /// The `.mod` file.
+    pub mod_file: PathBuf,
+    /// The module's `list` file (holding only this version after [`publish_tree`]).
+    pub list: PathBuf,
+}
+
+impl Published {
+    /// The oracle's `(zip h1, go.mod h1)` of what was published.
+    pub fn hashes(&self) -> (String, String) {
+        (
+            oracle(&["hashzip", self.zip.to_str().unwrap()]),
+            oracle(&["hashmod", self.mod_file.to_str().unwrap()]),
+        )
+    }
+}
+
+/// Writes `files` as the whole source tree of `path@version` under `dir/trees` (replacing any
+/// earlier tree there; a tree without a `go.mod` entry has none), zips it with x/mod through the
+/// oracle into the proxy directory `upstream`, and writes `mod_file` as the `.mod`, an `.info`
+/// with a fixed time, and a `list` naming only this version.
+pub fn publish_tree(
+    dir: &Path,
+    upstream: &Path,
+    path: &str,
+    version: &str,
+    mod_file: impl AsRef<[u8]>,
+    files: &[(&str, impl AsRef<[u8]>)],
+) -> Published {
+    let tree = dir.join("trees").join(path).join(version);
+    let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(&tree).unwrap();
-    std::fs::write(tree.join("go.mod"), m.go_mod).unwrap();
-    for (name, content) in m.files {
+    for (name, content) in files {
         std::fs::write(tree.join(name), content).unwrap();
     }
     let vdir = upstream
-        .join(modferry_formats::module::escape_path(m.path).unwrap())
+        .join(modferry_formats::module::escape_path(path).unwrap())
         .join("@v");
     std::fs::create_dir_all(&vdir).unwrap();
-    let base = vdir.join(modferry_formats::module::escape_version(m.version).unwrap());
+    // Not with_extension: versions contain dots.
+    let base = vdir.join(modferry_formats::module::escape_version(version).unwrap());
     let zip = PathBuf::from(format!("{}.zip", base.display()));
     oracle(&[
         "create",
-        m.path,
-        m.version,
+        path,
+        version,
         tree.to_str().unwrap(),
         zip.to_str().unwrap(),
     ]);
-    let mod_file = PathBuf::from(format!("{}.mod", base.display()));
-    std::fs::write(&mod_file, m.go_mod).unwrap();
+    let mod_path = PathBuf::from(format!("{}.mod", base.display()));
+    std::fs::write(&mod_path, mod_file).unwrap();
     std::fs::write(
         format!("{}.info", base.display()),
-        format!(
-            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n",
-            m.version
-        ),
+        format!("{{\"Version\":\"{version}\",\"Time\":\"2024-01-02T03:04:05Z\"}}\n"),
     )
     .unwrap();
-    std::fs::write(vdir.join("list"), format!("{}\n", m.version)).unwrap();
-    (
-        oracle(&["hashzip", zip.to_str().unwrap()]),
-        oracle(&["hashmod", mod_file.to_str().unwrap()]),
-    )
+    let list = vdir.join("list");
+    std::fs::write(&list, format!("{version}\n")).unwrap();
+    Published {
+        zip,
+        mod_file: mod_path,
+        list,
+    }
 }
