@@ -24,12 +24,11 @@
 //!   not hold any more is taken over at once, so the next request after the store comes back
 //!   does not wait out the lease this process left behind.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use modferry_store::{DynStore, Key, Payload, PutMode, PutOutcome, StoreError, layout};
+use modferry_store::{DynStore, HeldKeys, Key, Payload, PutMode, PutOutcome, StoreError, layout};
 
 /// The side-data kind under `.modferry/meta/` that holds leases.
 pub const LEASE_KIND: &str = "lease";
@@ -49,7 +48,7 @@ pub struct Leases {
     ttl: Duration,
     /// Leases this process holds now (lease key → how many holders). One in the store under
     /// this owner id but not counted here is a leftover of a failed release.
-    held: Arc<Mutex<HashMap<String, usize>>>,
+    held: Arc<HeldKeys>,
 }
 
 /// A lease this process holds; give it back with [`Leases::release`].
@@ -137,26 +136,6 @@ impl Leases {
         }
     }
 
-    /// Counts a lease of this process as taken (`true`) or given back.
-    fn count_held(&self, key: &Key, taken: bool) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let n = held.entry(key.as_str().to_owned()).or_default();
-        if taken {
-            *n += 1;
-        } else {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                held.remove(key.as_str());
-            }
-        }
-    }
-
-    /// Whether this process holds the lease at `key` now.
-    fn holds(&self, key: &Key) -> bool {
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.contains_key(key.as_str())
-    }
-
     /// The lease time.
     pub fn ttl(&self) -> Duration {
         self.ttl
@@ -183,13 +162,13 @@ impl Leases {
             };
             let payload = Payload::Bytes(Bytes::from(body.encode()));
             if self.store.put(&key, payload, PutMode::Create).await? == PutOutcome::Created {
-                self.count_held(&key, true);
+                self.held.take(key.as_str());
                 return Ok(Acquired::Owned(Lease { key }));
             }
             let found = self.store.get_bytes(&key, 4096).await?;
             let parsed = found.as_deref().and_then(Body::parse);
-            let leftover =
-                parsed.as_ref().is_some_and(|b| b.owner == self.owner) && !self.holds(&key);
+            let leftover = parsed.as_ref().is_some_and(|b| b.owner == self.owner)
+                && !self.held.holds(key.as_str());
             match parsed {
                 Some(b) if b.expires_ms > now_ms() && !leftover => {
                     return Ok(Acquired::Held {
@@ -226,7 +205,7 @@ impl Leases {
     /// expires.
     pub async fn release(&self, lease: Lease) {
         let deleted = self.store.delete(&lease.key).await;
-        self.count_held(&lease.key, false);
+        self.held.give_back(lease.key.as_str());
         if let Err(e) = deleted {
             tracing::warn!(lease = %lease.key, error = %e, "cannot release a lease; it will expire");
         }
@@ -340,7 +319,7 @@ mod tests {
             Acquired::Held { .. }
         ));
         // The release's delete failed (store down): the object stays, the process let go.
-        a.count_held(&lease.key, false);
+        a.held.give_back(lease.key.as_str());
         assert!(matches!(
             b.acquire(&target).await.unwrap(),
             Acquired::Held { .. }

@@ -40,6 +40,7 @@
 mod error;
 mod fs;
 mod goformats;
+mod held;
 mod key;
 pub mod layout;
 mod s3;
@@ -57,6 +58,7 @@ use futures::stream::BoxStream;
 
 pub use error::StoreError;
 pub use fs::FsStore;
+pub use held::HeldKeys;
 pub use key::Key;
 pub use layout::FileKind;
 pub use s3::{DEFAULT_CLAIM_TTL, DEFAULT_PART_SIZE, DEFAULT_REGION, S3Config, S3Settings, S3Store};

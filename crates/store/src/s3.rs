@@ -424,7 +424,7 @@ struct Inner {
     /// Upload claims this instance holds now (claim path → how many). A claim in the bucket
     /// with this instance's id that is not counted here was left behind by a release that
     /// failed (the store was down): it is taken over at once rather than waited out.
-    claims: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    claims: crate::HeldKeys,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -1039,33 +1039,12 @@ impl Inner {
         let outcome = self.create_large_claimed(key, path, src, file, size).await;
         heartbeat.stop().await;
         let released = tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
-        self.count_claim(&claim, false);
+        self.claims.give_back(claim.as_ref());
         if !matches!(released, Ok(Ok(()))) {
             tracing::warn!(store = %self.url, key = %claim, "store: cannot remove a claim object (it expires)");
         }
         outcome
     }
-
-    /// Counts a claim of this instance as taken (`true`) or given back.
-    fn count_claim(&self, claim: &ObjectPath, taken: bool) {
-        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
-        let n = claims.entry(claim.as_ref().to_owned()).or_default();
-        if taken {
-            *n += 1;
-        } else {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                claims.remove(claim.as_ref());
-            }
-        }
-    }
-
-    /// Whether this instance holds `claim` now.
-    fn holds_claim(&self, claim: &ObjectPath) -> bool {
-        let claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
-        claims.contains_key(claim.as_ref())
-    }
-
 
     /// Starts refreshing `claim` (written with `etag`) every quarter of the claim TTL, each
     /// time with a compare-and-swap on the version written last, so that a claim another
@@ -1142,12 +1121,12 @@ impl Inner {
             }
             let now = unix_now();
             if let Some(etag) = self.put_claim(key, &claim).await? {
-                self.count_claim(&claim, true);
+                self.claims.take(claim.as_ref());
                 // The object may have been completed between the head and the claim.
                 if self.head_path(key, path).await?.is_some() {
                     let _ =
                         tokio::time::timeout(self.request_timeout, self.s3.delete(&claim)).await;
-                    self.count_claim(&claim, false);
+                    self.claims.give_back(claim.as_ref());
                     return Ok(None);
                 }
                 return Ok(Some((claim, etag)));
@@ -1175,7 +1154,7 @@ impl Inner {
             let mut fields = held.split_whitespace();
             let held_since = fields.next().and_then(|t| t.parse::<u64>().ok());
             let leftover = fields.next() == Some(format!("{:016x}", self.instance).as_str())
-                && !self.holds_claim(&claim);
+                && !self.claims.holds(claim.as_ref());
             let stale =
                 held_since.is_some_and(|t| now.saturating_sub(t) > self.claim_ttl.as_secs());
             if leftover || stale {
